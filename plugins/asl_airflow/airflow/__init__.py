@@ -1,0 +1,1 @@
+"""The Airflow side: compiler ASL -> tasks, state operators, retry policy, DAG builders, plugin."""

@@ -1,0 +1,74 @@
+"""Error names and exceptions of the Amazon States Language.
+
+Every failure inside a state machine is an *ASL error*: a name (``States.Timeout``,
+``Lambda.ServiceException``, ...) and a cause string. Keeping them as one exception type lets
+the interpreter, the Airflow operators and the retry policy match ``ErrorEquals`` the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+ALL = "States.ALL"
+RUNTIME = "States.Runtime"
+TIMEOUT = "States.Timeout"
+HEARTBEAT_TIMEOUT = "States.HeartbeatTimeout"
+TASK_FAILED = "States.TaskFailed"
+PERMISSIONS = "States.Permissions"
+DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
+NO_CHOICE_MATCHED = "States.NoChoiceMatched"
+INTRINSIC_FAILURE = "States.IntrinsicFailure"
+PARAMETER_PATH_FAILURE = "States.ParameterPathFailure"
+RESULT_PATH_MATCH_FAILURE = "States.ResultPathMatchFailure"
+QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
+BRANCH_FAILED = "States.BranchFailed"
+EXCEED_TOLERATED_FAILURE_THRESHOLD = "States.ExceedToleratedFailureThreshold"
+ITEM_READER_FAILED = "States.ItemReaderFailed"
+RESULT_WRITER_FAILED = "States.ResultWriterFailed"
+
+#: errors that ``States.ALL`` does not catch or retry (AWS: "terminal" errors)
+NOT_MATCHED_BY_ALL = frozenset({RUNTIME, DATA_LIMIT_EXCEEDED})
+
+#: 256 KiB, the Step Functions limit on one payload (input, output, result)
+PAYLOAD_LIMIT_BYTES = 256 * 1024
+
+
+class AslError(Exception):
+    """A named ASL error raised while a state runs; Retry and Catch match on ``error``."""
+
+    def __init__(self, error: str, cause: str | None = None) -> None:
+        super().__init__(f"{error}: {cause}" if cause else error)
+        self.error = error
+        self.cause = cause
+
+    def to_output(self) -> dict[str, str]:
+        """The error output a Catch places at its ResultPath (``{"Error", "Cause"}``)."""
+        out = {"Error": self.error}
+        if self.cause is not None:
+            out["Cause"] = self.cause
+        return out
+
+
+class ExecutionFailed(AslError):
+    """The execution ended FAILED (a Fail state, or an error nobody caught)."""
+
+
+class AslValidationError(ValueError):
+    """A definition AWS would reject; ``problems`` holds ``<file>:<JSON pointer>: <message>`` lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid state machine definition:\n" + "\n".join(self.problems))
+
+
+def error_matches(error_equals: Iterable[str], error: str) -> bool:
+    """True when a retrier's or catcher's ``ErrorEquals`` covers ``error`` (ASL matching rules)."""
+    for name in error_equals:
+        if name == error:
+            return True
+        if name == ALL and error not in NOT_MATCHED_BY_ALL:
+            return True
+        if name == TASK_FAILED and error not in NOT_MATCHED_BY_ALL and error != TIMEOUT:
+            # AWS: in Retry/Catch, States.TaskFailed is a wildcard for any error but States.Timeout
+            return True
+    return False

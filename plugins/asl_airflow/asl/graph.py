@@ -1,0 +1,171 @@
+"""The neutral graph of a state machine: states, transitions, loops, task ids, Mermaid.
+
+This sits between parsing and rendering (as in astronomer-cosmos): the Airflow compiler and the
+``graph`` command both read it, and neither needs to know how transitions are spelled in ASL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_INVALID_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    kind: str  # "next" | "choice" | "default" | "catch"
+    label: str = ""
+
+
+@dataclass
+class StateGraph:
+    """States of one (sub-)machine with their transitions; nested branches are separate graphs."""
+
+    start_at: str
+    states: dict[str, dict[str, Any]]
+    edges: list[Edge] = field(default_factory=list)
+
+    @classmethod
+    def from_machine(cls, machine: dict[str, Any]) -> StateGraph:
+        graph = cls(machine["StartAt"], machine["States"])
+        for name, state in machine["States"].items():
+            if state.get("Next"):
+                graph.edges.append(Edge(name, state["Next"], "next"))
+            for i, rule in enumerate(state.get("Choices", [])):
+                graph.edges.append(Edge(name, rule["Next"], "choice", f"rule {i + 1}"))
+            if state.get("Default"):
+                graph.edges.append(Edge(name, state["Default"], "default", "default"))
+            for catcher in state.get("Catch", []):
+                graph.edges.append(Edge(name, catcher["Next"], "catch", "catch " + ",".join(catcher["ErrorEquals"])))
+        return graph
+
+    def successors(self, name: str) -> list[str]:
+        seen: list[str] = []
+        for edge in self.edges:
+            if edge.source == name and edge.target not in seen:
+                seen.append(edge.target)
+        return seen
+
+    def predecessors(self, name: str) -> list[str]:
+        seen: list[str] = []
+        for edge in self.edges:
+            if edge.target == name and edge.source not in seen:
+                seen.append(edge.source)
+        return seen
+
+    def strongly_connected(self) -> list[list[str]]:
+        """Strongly connected components (Tarjan, iterative), in reverse topological order.
+
+        A component with more than one state, or a state that transitions to itself, is a loop:
+        Airflow graphs are acyclic, so the compiler runs such a region as one task.
+        """
+        index: dict[str, int] = {}
+        low: dict[str, int] = {}
+        on_stack: set[str] = set()
+        stack: list[str] = []
+        result: list[list[str]] = []
+        counter = 0
+        for root in self.states:
+            if root in index:
+                continue
+            work = [(root, iter(self.successors(root)))]
+            index[root] = low[root] = counter
+            counter += 1
+            stack.append(root)
+            on_stack.add(root)
+            while work:
+                node, children = work[-1]
+                advanced = False
+                for child in children:
+                    if child not in index:
+                        index[child] = low[child] = counter
+                        counter += 1
+                        stack.append(child)
+                        on_stack.add(child)
+                        work.append((child, iter(self.successors(child))))
+                        advanced = True
+                        break
+                    if child in on_stack:
+                        low[node] = min(low[node], index[child])
+                if advanced:
+                    continue
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    result.append(component)
+        return result
+
+    def loops(self) -> list[list[str]]:
+        """The components that are real loops, each in definition order."""
+        order = {name: i for i, name in enumerate(self.states)}
+        out = []
+        for comp in self.strongly_connected():
+            if len(comp) > 1 or comp[0] in self.successors(comp[0]):
+                out.append(sorted(comp, key=order.__getitem__))
+        return out
+
+
+def task_id_for(name: str, taken: set[str] | None = None) -> str:
+    """An Airflow-valid task id for a state name (the state name stays the display name)."""
+    base = _INVALID_ID_CHARS.sub("_", name).strip("_") or "state"
+    base = base[:200]
+    candidate = base
+    n = 2
+    while taken is not None and candidate in taken:
+        candidate = f"{base}_{n}"
+        n += 1
+    if taken is not None:
+        taken.add(candidate)
+    return candidate
+
+
+def mermaid(machine: dict[str, Any]) -> str:
+    """A Mermaid flowchart of the machine, branches of Parallel and Map as subgraphs."""
+    lines = ["flowchart TD"]
+    counter = [0]
+
+    def node_id() -> str:
+        counter[0] += 1
+        return f"s{counter[0]}"
+
+    def render(sub: dict[str, Any], indent: str) -> tuple[str, dict[str, str]]:
+        ids = {name: node_id() for name in sub["States"]}
+        graph = StateGraph.from_machine(sub)
+        for name, state in sub["States"].items():
+            label = f"{name}<br/><i>{state['Type']}</i>".replace('"', "#quot;")
+            shape = ('(["', '"])') if state["Type"] in ("Succeed", "Fail") else (
+                ('{"', '"}') if state["Type"] == "Choice" else ('["', '"]'))
+            if state["Type"] in ("Parallel", "Map"):
+                lines.append(f'{indent}subgraph {ids[name]}_g ["{name} ({state["Type"]})"]')
+                branches = state.get("Branches") or [state.get("ItemProcessor") or state.get("Iterator")]
+                for branch in branches:
+                    if branch:
+                        render(branch, indent + "  ")
+                lines.append(f"{indent}end")
+                lines.append(f"{indent}{ids[name]}{shape[0]}{label}{shape[1]}")
+                lines.append(f"{indent}{ids[name]}_g -.- {ids[name]}")
+            else:
+                lines.append(f"{indent}{ids[name]}{shape[0]}{label}{shape[1]}")
+        for edge in graph.edges:
+            arrow = "-.->" if edge.kind == "catch" else "-->"
+            label = f"|{edge.label}|" if edge.label else ""
+            lines.append(f"{indent}{ids[edge.source]} {arrow}{label} {ids[edge.target]}")
+        return ids[sub["StartAt"]], ids
+
+    start, _ = render(machine, "  ")
+    lines.insert(1, "  start((start))")
+    lines.append(f"  start --> {start}")
+    return "\n".join(lines)

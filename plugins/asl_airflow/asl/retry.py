@@ -1,0 +1,73 @@
+"""Retry and Catch: which retrier or catcher handles an error, and how long to wait.
+
+Pure functions over the state's ``Retry``/``Catch`` lists so that the local interpreter and the
+Airflow retry policy make the very same decision. AWS keeps one attempt counter per retrier;
+the first retrier whose ``ErrorEquals`` matches decides (a spent retrier does not fall through).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from asl_airflow.asl.errors import error_matches
+
+DEFAULT_INTERVAL_SECONDS = 1
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_BACKOFF_RATE = 2.0
+
+
+@dataclass(frozen=True)
+class RetryStep:
+    """Outcome of matching an error against the retriers."""
+
+    retrier: int | None  # index of the matching retrier, None when none matches
+    delay: float | None  # seconds to wait before the next attempt; None: do not retry
+
+    @property
+    def retry(self) -> bool:
+        return self.delay is not None
+
+
+def retry_delay(retrier: dict[str, Any], attempt: int, rng: random.Random | None = None) -> float:
+    """Delay before retry number ``attempt + 1`` (``attempt`` = retries already made by this retrier)."""
+    interval = retrier.get("IntervalSeconds", DEFAULT_INTERVAL_SECONDS)
+    rate = retrier.get("BackoffRate", DEFAULT_BACKOFF_RATE)
+    delay = float(interval) * float(rate) ** attempt
+    if "MaxDelaySeconds" in retrier:
+        delay = min(delay, float(retrier["MaxDelaySeconds"]))
+    if retrier.get("JitterStrategy", "NONE") == "FULL":
+        delay = (rng or random).uniform(0, delay)
+    return delay
+
+
+def next_retry(
+    retriers: list[dict[str, Any]], error: str, counters: list[int], rng: random.Random | None = None
+) -> RetryStep:
+    """Decide whether ``error`` is retried; increments ``counters`` in place when it is."""
+    for index, retrier in enumerate(retriers):
+        if not error_matches(retrier.get("ErrorEquals", []), error):
+            continue
+        attempts = counters[index] if index < len(counters) else 0
+        if attempts >= retrier.get("MaxAttempts", DEFAULT_MAX_ATTEMPTS):
+            return RetryStep(index, None)
+        delay = retry_delay(retrier, attempts, rng)
+        while len(counters) <= index:
+            counters.append(0)
+        counters[index] = attempts + 1
+        return RetryStep(index, delay)
+    return RetryStep(None, None)
+
+
+def find_catcher(catchers: list[dict[str, Any]], error: str) -> dict[str, Any] | None:
+    """The first catcher whose ``ErrorEquals`` covers ``error``."""
+    for catcher in catchers:
+        if error_matches(catcher.get("ErrorEquals", []), error):
+            return catcher
+    return None
+
+
+def max_retries(retriers: list[dict[str, Any]]) -> int:
+    """Upper bound of retries a state can make: the sum of its retriers' MaxAttempts."""
+    return sum(int(r.get("MaxAttempts", DEFAULT_MAX_ATTEMPTS)) for r in retriers)
