@@ -53,6 +53,10 @@ class ExecutionFailed(AslError):
     """The execution ended FAILED (a Fail state, or an error nobody caught)."""
 
 
+class ExecutionAborted(Exception):  # noqa: N818 - the name AWS gives the event and the status
+    """Raised (e.g. by an injected ``sleep``) to stop an execution; it ends ABORTED, not FAILED."""
+
+
 class AslValidationError(ValueError):
     """A definition AWS would reject; ``problems`` holds ``<file>:<JSON pointer>: <message>`` lines."""
 

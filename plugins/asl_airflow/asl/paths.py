@@ -15,6 +15,8 @@ from typing import Any
 from asl_airflow.asl import errors
 
 _MISSING = object()
+#: a sentinel for "no value given" that callers outside this module can use too
+MISSING = _MISSING
 
 _SIMPLE_TOKEN = re.compile(
     r"""\.(?P<name>[^.\[\]'"*@()?,:\s]+)      # .name
@@ -153,6 +155,15 @@ def set_at(data: Any, path: str, value: Any) -> Any:
                 )
             node = node[key]
     return result
+
+
+def normalized(path: str) -> str:
+    """A path as AWS prints it in error causes: ``$.a[0]`` -> ``$['a'][0]``."""
+    keys = simple_keys(path)
+    if keys is None:
+        return path
+    root = "$$" if path.startswith("$$") else "$"
+    return root + "".join(f"[{k}]" if isinstance(k, int) else f"['{k}']" for k in keys)
 
 
 def _short(value: Any) -> str:

@@ -11,8 +11,10 @@ from typing import Any
 from asl_airflow.asl import errors, paths
 
 
-def resolve_expression(expr: Any, data: Any, context: Any, variables: dict[str, Any] | None) -> Any:
-    """The value of the right-hand side of a ``.$`` key."""
+def resolve_expression(
+    expr: Any, data: Any, context: Any, variables: dict[str, Any] | None, field: str | None = None
+) -> Any:
+    """The value of the right-hand side of a ``.$`` key (``field`` names it in error causes)."""
     if not isinstance(expr, str):
         raise errors.AslError(errors.RUNTIME, f"The value of a '.$' field must be a string, got {expr!r}")
     if expr.startswith("States."):
@@ -25,7 +27,8 @@ def resolve_expression(expr: Any, data: Any, context: Any, variables: dict[str, 
         except paths.PathNotFound as exc:
             raise errors.AslError(
                 errors.RUNTIME,
-                f"The JSONPath '{expr}' could not be found in the input '{paths._short(data)}'",
+                f"The JSONPath '{expr}' specified for the field '{field or expr}' could not be found in the "
+                f"input '{paths._short(data)}'",
             ) from exc
     if expr.startswith("$"):
         return resolve_variable(expr, variables)
@@ -56,7 +59,7 @@ def render(template: Any, data: Any, context: Any, variables: dict[str, Any] | N
         out: dict[str, Any] = {}
         for key, value in template.items():
             if key.endswith(".$"):
-                out[key[:-2]] = resolve_expression(value, data, context, variables)
+                out[key[:-2]] = resolve_expression(value, data, context, variables, key)
             else:
                 out[key] = render(value, data, context, variables)
         return out

@@ -1,0 +1,62 @@
+"""The public builders: ``asl_dag`` (a whole DAG) and ``AslTaskGroup`` (a machine inside a DAG)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, TaskGroup
+
+from asl_airflow.asl.definition import Definition, load_definition
+from asl_airflow.asl.graph import mermaid
+from asl_airflow.airflow.compiler import compile_states
+
+
+def _doc(definition: Definition) -> str:
+    comment = definition.document.get("Comment", "")
+    return (
+        f"# {definition.name}\n\n{comment}\n\nCompiled by asl-airflow from `{definition.source}`: one task per "
+        "state; the DAG run's conf is the execution input.\n\n```mermaid\n"
+        f"{mermaid(definition.document)}\n```\n\n<details><summary>ASL definition</summary>\n\n```json\n"
+        f"{json.dumps(definition.document, indent=2)}\n```\n</details>\n"
+    )
+
+
+def asl_dag(
+    definition: str | Path | dict[str, Any] | Definition,
+    dag_id: str | None = None,
+    *,
+    substitutions: dict[str, Any] | None = None,
+    aws_conn_id: str = "aws_default",
+    region_name: str | None = None,
+    **dag_kwargs: Any,
+) -> DAG:
+    """A DAG that runs the state machine; extra keyword arguments go to ``DAG`` (schedule, tags, ...)."""
+    loaded = load_definition(definition, substitutions)
+    dag_kwargs.setdefault("schedule", None)
+    dag_kwargs.setdefault("catchup", False)
+    dag_kwargs.setdefault("doc_md", _doc(loaded))
+    dag_kwargs.setdefault("description", loaded.document.get("Comment", f"ASL state machine {loaded.name}")[:200])
+    tags = set(dag_kwargs.pop("tags", None) or [])
+    dag_kwargs["tags"] = sorted(tags | {"asl"})
+    with DAG(dag_id or loaded.name.replace(" ", "_"), **dag_kwargs) as dag:
+        compile_states(loaded, aws_conn_id=aws_conn_id, region_name=region_name)
+    return dag
+
+
+def AslTaskGroup(  # noqa: N802 - reads like the TaskGroup it returns
+    definition: str | Path | dict[str, Any] | Definition,
+    group_id: str,
+    *,
+    substitutions: dict[str, Any] | None = None,
+    aws_conn_id: str = "aws_default",
+    region_name: str | None = None,
+    **group_kwargs: Any,
+) -> TaskGroup:
+    """A TaskGroup running the machine inside a larger DAG (input: the DAG run's conf)."""
+    loaded = load_definition(definition, substitutions)
+    group_kwargs.setdefault("tooltip", loaded.document.get("Comment", loaded.name))
+    with TaskGroup(group_id, **group_kwargs) as group:
+        compile_states(loaded, aws_conn_id=aws_conn_id, region_name=region_name)
+    return group

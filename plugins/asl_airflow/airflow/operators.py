@@ -1,0 +1,357 @@
+"""One ASL state as one Airflow task.
+
+A state task reads its input from the upstream task that chose it (XCom ``asl_next`` names the
+chosen state, ``return_value`` carries the data), applies the state's semantics from
+``asl.states`` and pushes its output the same way. Only the states Step Functions would enter
+run: a task nobody chose skips itself, and a branching task skips the successors only it could
+have chosen. Runtime data is never a template field, so Jinja never renders it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, DownstreamTasksSkipped
+
+from asl_airflow.asl import errors as asl_errors
+from asl_airflow.asl import retry, states
+from asl_airflow.asl.context import ExecutionInfo, iso_now
+from asl_airflow.asl.errors import AslError
+from asl_airflow.asl.history import dumps, task_event_family
+from asl_airflow.airflow.retry_policy import AslRetryPolicy, AslStateFailed
+
+NEXT_KEY = "asl_next"  # the state this task chose (None: the execution/branch ends here)
+VARIABLES_KEY = "asl_variables"  # workflow variables after this state (only when Assign is used)
+EVENTS_KEY = "asl_events"  # this state's Step Functions history events
+ERROR_KEY = "asl_error"  # {"Error", "Cause"} when this state ended the execution failed
+_PROGRESS = "asl_progress"  # task_state_store: retry counters, events of earlier tries, pending call
+
+_STATE_COLORS = {
+    "Task": "#ffefd5", "Pass": "#e8f4fd", "Choice": "#fff5cc", "Wait": "#eeeeee",
+    "Succeed": "#d4edda", "Fail": "#f8d7da", "Parallel": "#e2d9f3", "Map": "#e2d9f3",
+}
+_EXECUTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,79}$")
+
+
+def execution_name(run_id: str, dag_id: str) -> str:
+    """``$$.Execution.Name``: the run id when Step Functions (and SageMaker job names) accept it,
+    otherwise a UUID derived from the run, the way Step Functions names unnamed executions."""
+    if _EXECUTION_NAME.match(run_id) and len(run_id) <= 63:
+        return run_id
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"asl-airflow/{dag_id}/{run_id}"))
+
+
+def execution_info(context: Any, state_machine_name: str) -> ExecutionInfo:
+    dag_run = context["dag_run"]
+    start = getattr(dag_run, "start_date", None) or getattr(dag_run, "logical_date", None)
+    start_text = (
+        start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z" if start else iso_now()
+    )
+    conf = getattr(dag_run, "conf", None)
+    return ExecutionInfo(
+        input=dict(conf) if isinstance(conf, dict) else (conf if conf is not None else {}),
+        name=execution_name(dag_run.run_id, dag_run.dag_id),
+        state_machine_name=state_machine_name,
+        start_time=start_text,
+    )
+
+
+class AslStateOperator(BaseOperator):
+    """Runs one Pass, Choice, Wait, Succeed or Fail state (Task states: :class:`AslTaskOperator`)."""
+
+    template_fields = ()  # state data is runtime data: never rendered by Jinja
+    ui_fgcolor = "#000000"
+
+    def __init__(
+        self,
+        *,
+        state_name: str,
+        state: dict[str, Any],
+        query_language: str = states.JSONPATH,
+        state_machine_name: str = "StateMachine",
+        predecessors: dict[str, str] | None = None,
+        successors: dict[str, str] | None = None,
+        exclusive_successors: list[str] | None = None,
+        is_start: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("task_display_name", state_name)
+        kwargs.setdefault("doc_md", f"**{state['Type']}** state `{state_name}`\n\n```json\n"
+                          f"{json.dumps(state, indent=2)}\n```")
+        super().__init__(**kwargs)
+        self.state_name = state_name
+        self.state = state
+        self.state_type = state["Type"]
+        self.query_language = query_language
+        self.state_machine_name = state_machine_name
+        self.predecessors = predecessors or {}  # task_id -> state name
+        self.successors = successors or {}  # state name -> task_id
+        self.exclusive_successors = exclusive_successors or []  # task ids only this task can choose
+        self.is_start = is_start
+        self.ui_color = _STATE_COLORS.get(self.state_type, "#ffffff")
+
+    # -- input ----------------------------------------------------------------------------------
+
+    def state_input(self, context: Any) -> tuple[Any, dict[str, Any]]:
+        """The input and variables handed over by whichever upstream state chose this one."""
+        ti = context["ti"]
+        if self.is_start:
+            return execution_info(context, self.state_machine_name).input, {}
+        for task_id in self.predecessors:
+            if ti.xcom_pull(task_ids=task_id, key=NEXT_KEY) == self.state_name:
+                data = ti.xcom_pull(task_ids=task_id)
+                variables = ti.xcom_pull(task_ids=task_id, key=VARIABLES_KEY) or {}
+                return data, variables
+        raise AirflowSkipException(f"Step Functions would not enter {self.state_name!r} in this execution")
+
+    def env(self, context: Any, variables: dict[str, Any], entered: str | None = None,
+            retry_count: int = 0) -> states.StateEnv:
+        return states.StateEnv(
+            execution_info(context, self.state_machine_name), self.state_name, variables,
+            entered_time=entered or iso_now(), retry_count=retry_count,
+        )
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def finish(self, context: Any, outcome: states.Outcome, events: list[dict[str, Any]]) -> Any:
+        """Push the outcome, record the history, skip what this state did not choose."""
+        _check_size(outcome.output, self.state_name)
+        ti = context["ti"]
+        if self.state_type != "Fail":
+            events.append(_event(f"{self.state_type}StateExited", "stateExitedEventDetails",
+                                 {"name": self.state_name, "output": dumps(outcome.output)}))
+        ti.xcom_push(key=EVENTS_KEY, value=events)
+        ti.xcom_push(key=NEXT_KEY, value=outcome.next)
+        if outcome.variables:
+            ti.xcom_push(key=VARIABLES_KEY, value=outcome.variables)
+        chosen = self.successors.get(outcome.next) if outcome.next else None
+        skip = [t for t in self.exclusive_successors if t != chosen]
+        if skip:
+            ti.xcom_push(key="return_value", value=outcome.output)
+            raise DownstreamTasksSkipped(tasks=skip)
+        return outcome.output
+
+    def entered_event(self, data: Any) -> dict[str, Any]:
+        return _event(f"{self.state_type}StateEntered", "stateEnteredEventDetails",
+                      {"name": self.state_name, "input": dumps(data)})
+
+    def fail_execution(self, context: Any, error: AslError, events: list[dict[str, Any]]) -> None:
+        """End the run FAILED with the state's Error and Cause, bypassing any retry."""
+        ti = context["ti"]
+        ti.xcom_push(key=EVENTS_KEY, value=events)
+        ti.xcom_push(key=ERROR_KEY, value={"Error": error.error, "Cause": error.cause})
+        raise AirflowFailException(f"{error.error}: {error.cause}" if error.cause else str(error.error))
+
+    # -- execution ------------------------------------------------------------------------------
+
+    def execute(self, context: Any) -> Any:
+        data, variables = self.state_input(context)
+        env = self.env(context, variables)
+        events = [self.entered_event(data)]
+        ql = self.query_language
+        try:
+            if self.state_type == "Pass":
+                outcome = states.run_pass(self.state, data, env, ql)
+            elif self.state_type == "Succeed":
+                outcome = states.run_succeed(self.state, data, env, ql)
+            elif self.state_type == "Choice":
+                outcome = states.run_choice(self.state, data, env, ql)
+            elif self.state_type == "Fail":
+                self.fail_execution(context, states.fail_error(self.state, data, env, ql), events)
+                raise AssertionError("unreachable")
+            elif self.state_type == "Wait":
+                return self._wait(context, data, env, events)
+            else:
+                raise AslError(asl_errors.RUNTIME, f"{self.state_type} states are not compiled yet")
+        except AslError as exc:
+            self.fail_execution(context, exc, events)
+            raise
+        return self.finish(context, outcome, events)
+
+    def _wait(self, context: Any, data: Any, env: states.StateEnv, events: list[dict[str, Any]]) -> Any:
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+        kind, value = states.wait_target(self.state, data, env, self.query_language)
+        moment = value if kind == "timestamp" else datetime.now(UTC) + timedelta(seconds=float(value))
+        outcome = states.wait_outcome(self.state, data, env, self.query_language)
+        context["task_state_store"].set(_PROGRESS, {
+            "output": outcome.output, "next": outcome.next, "variables": outcome.variables, "events": events,
+        })
+        if moment <= datetime.now(UTC):
+            return self.resume_wait(context)
+        self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume_wait")
+
+    def resume_wait(self, context: Any, event: Any = None) -> Any:
+        saved = context["task_state_store"].get(_PROGRESS)
+        outcome = states.Outcome(saved["output"], saved["next"], saved["variables"] or {})
+        return self.finish(context, outcome, saved["events"])
+
+
+class AslTaskOperator(AslStateOperator):
+    """A Task state: the Resource runs through its integration entry (the Amazon provider).
+
+    ``.sync`` jobs defer inside the provider operator; this task re-defers on the same trigger
+    and resumes the provider operator's method when AWS is done. Errors become ASL names, then
+    Retry (via :class:`AslRetryPolicy`) and Catch apply exactly as in Step Functions.
+    """
+
+    def __init__(self, *, aws_conn_id: str = "aws_default", region_name: str | None = None,
+                 **kwargs: Any) -> None:
+        state = kwargs["state"]
+        retriers = state.get("Retry", [])
+        kwargs.setdefault("retries", retry.max_retries(retriers))
+        kwargs.setdefault("retry_policy", AslRetryPolicy() if retriers else None)
+        if "TimeoutSeconds" in state:
+            kwargs.setdefault("execution_timeout", timedelta(seconds=state["TimeoutSeconds"]))
+        super().__init__(**kwargs)
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.resource = state["Resource"]
+        self.family = task_event_family(self.resource)
+
+    def _progress(self, context: Any) -> dict[str, Any]:
+        return context["task_state_store"].get(_PROGRESS) or {"counters": [], "events": [], "entered": None}
+
+    def _save(self, context: Any, progress: dict[str, Any]) -> None:
+        context["task_state_store"].set(_PROGRESS, progress)
+
+    def execute(self, context: Any) -> Any:
+        from asl_airflow.integrations import make_call
+
+        data, variables = self.state_input(context)
+        progress = self._progress(context)
+        if not progress["events"]:
+            progress["entered"] = iso_now()
+            progress["events"] = [self.entered_event(data)]
+        env = self.env(context, variables, progress["entered"], sum(progress["counters"]))
+        entry = call = None
+        try:
+            parameters = states.task_parameters(self.state, data, env, self.query_language)
+            entry, call = make_call(
+                self.resource, parameters, aws_conn_id=self.aws_conn_id, region_name=self.region_name,
+                deferrable=True, task_id=self.task_id, state_name=self.state_name,
+            )
+            progress["events"].extend(self._scheduled(parameters))
+            progress.update(data=data, variables=variables, parameters=parameters)
+            self._save(context, progress)
+            try:
+                result = entry.start(call, context)
+            except _task_deferred() as deferred:
+                progress["method"] = deferred.method_name
+                progress["events"].append(_event("TaskSubmitted", "taskSubmittedEventDetails",
+                                                 _resource_details(self.resource)))
+                self._save(context, progress)
+                self.defer(trigger=deferred.trigger, method_name="resume_service", timeout=deferred.timeout)
+        except Exception as exc:
+            return self._failed(context, progress, data, env, exc, entry, call)
+        return self._succeeded(context, progress, data, env, result)
+
+    def resume_service(self, context: Any, event: Any = None) -> Any:
+        """Back from the provider's trigger: let the provider operator finish, then shape the output."""
+        from asl_airflow.integrations import make_call
+
+        progress = self._progress(context)
+        data, variables = progress["data"], progress["variables"] or {}
+        env = self.env(context, variables, progress["entered"], sum(progress["counters"]))
+        entry, call = make_call(
+            self.resource, progress["parameters"], aws_conn_id=self.aws_conn_id, region_name=self.region_name,
+            deferrable=True, task_id=self.task_id, state_name=self.state_name,
+        )
+        try:
+            if entry.resume is None:
+                raise AslError(asl_errors.RUNTIME, f"{self.resource} cannot resume after a deferral")
+            result = entry.resume(call, context, progress["method"], event)
+        except Exception as exc:
+            return self._failed(context, progress, data, env, exc, entry, call)
+        return self._succeeded(context, progress, data, env, result)
+
+    # -- outcomes -------------------------------------------------------------------------------
+
+    def _scheduled(self, parameters: Any) -> list[dict[str, Any]]:
+        family = self.family
+        if family == "LambdaFunction":
+            details = {"resource": self.resource, "input": dumps(parameters)}
+        else:
+            details = {**_resource_details(self.resource), "parameters": dumps(parameters),
+                       "region": self.region_name or ""}
+        key = f"{family[0].lower()}{family[1:]}"
+        return [_event(f"{family}Scheduled", f"{key}ScheduledEventDetails", details),
+                _event(f"{family}Started", None, None)]
+
+    def _succeeded(self, context: Any, progress: dict[str, Any], data: Any, env: states.StateEnv,
+                   result: Any) -> Any:
+        key = f"{self.family[0].lower()}{self.family[1:]}"
+        try:
+            _check_size(result, self.state_name)
+            progress["events"].append(_event(f"{self.family}Succeeded", f"{key}SucceededEventDetails",
+                                             {**_resource_details(self.resource), "output": dumps(result)}))
+            outcome = states.task_output(self.state, data, result, env, self.query_language)
+        except AslError as exc:
+            return self._failed(context, progress, data, env, exc, None, None)
+        return self.finish(context, outcome, progress["events"])
+
+    def _failed(self, context: Any, progress: dict[str, Any], data: Any, env: states.StateEnv,
+                exc: BaseException, entry: Any, call: Any) -> Any:
+        from asl_airflow.integrations.errors import to_asl_error
+
+        error = to_asl_error(exc, entry, call)
+        key = f"{self.family[0].lower()}{self.family[1:]}"
+        details = {**_resource_details(self.resource), "error": error.error}
+        if error.cause is not None:
+            details["cause"] = error.cause
+        progress["events"].append(_event(f"{self.family}Failed", f"{key}FailedEventDetails", details))
+        step = retry.next_retry(self.state.get("Retry", []), error.error, progress["counters"])
+        if step.retry:
+            self._save(context, progress)
+            raise AslStateFailed(error.error, error.cause, step.delay, step.retrier) from exc
+        catcher = retry.find_catcher(self.state.get("Catch", []), error.error)
+        if catcher is not None:
+            outcome = states.catch_outcome(catcher, data, error, env, self.query_language)
+            return self.finish(context, outcome, progress["events"])
+        ti = context["ti"]
+        ti.xcom_push(key=EVENTS_KEY, value=progress["events"])
+        ti.xcom_push(key=ERROR_KEY, value={"Error": error.error, "Cause": error.cause})
+        raise AslStateFailed(error.error, error.cause) from exc
+
+
+def _task_deferred() -> type[BaseException]:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    return TaskDeferred
+
+
+def _resource_details(resource: str) -> dict[str, str]:
+    tail = resource.split(":::", 1)[-1]
+    service, _, action = tail.partition(":")
+    return {"resourceType": service, "resource": action}
+
+
+def _event(type_: str, details_key: str | None, details: dict[str, Any] | None) -> dict[str, Any]:
+    event: dict[str, Any] = {"timestamp": iso_now(), "type": type_}
+    if details_key:
+        event[details_key] = details or {}
+    return event
+
+
+def _check_size(value: Any, state_name: str) -> None:
+    """Step Functions' 256 KiB payload limit, unless XComs go to object storage."""
+    size = len(json.dumps(value, separators=(",", ":"), default=str).encode())
+    if size > asl_errors.PAYLOAD_LIMIT_BYTES and not _object_storage_xcom():
+        raise AslError(
+            asl_errors.DATA_LIMIT_EXCEEDED,
+            f"The state/task {state_name!r} returned a result with a size exceeding the maximum "
+            f"number of bytes service limit ({size} > {asl_errors.PAYLOAD_LIMIT_BYTES}); configure an "
+            "object-storage XCom backend to lift it",
+        )
+
+
+def _object_storage_xcom() -> bool:
+    from airflow.sdk.configuration import conf
+
+    backend = conf.get("core", "xcom_backend", fallback="") or ""
+    return "XComObjectStorageBackend" in backend

@@ -1,0 +1,150 @@
+"""A finished DAG run read back as a Step Functions execution: status, output, error, history.
+
+Everything comes from the tasks' own records (task instances, their tries, and the XComs each
+state task pushed), so the same view works for ``dag.test()``, ``airflow standalone`` and
+production runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from asl_airflow.asl.history import dumps
+from asl_airflow.airflow.operators import ERROR_KEY, EVENTS_KEY, NEXT_KEY
+
+
+@dataclass
+class StateRun:
+    task_id: str
+    state_name: str
+    state_type: str
+    status: str
+    tries: int
+    start: datetime | None
+    end: datetime | None
+
+    @property
+    def retries(self) -> int:
+        return max(self.tries - 1, 0)
+
+    @property
+    def duration(self) -> float | None:
+        if self.start and self.end:
+            return (self.end - self.start).total_seconds()
+        return None
+
+
+def _xcoms(dag_id: str, run_id: str, session: Any) -> dict[tuple[str, str], Any]:
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select
+
+    rows = session.execute(
+        select(XComModel.task_id, XComModel.key, XComModel.value, XComModel.map_index).where(
+            XComModel.dag_id == dag_id, XComModel.run_id == run_id
+        )
+    ).all()
+    out: dict[tuple[str, str], Any] = {}
+    for task_id, key, value, _map_index in rows:
+        out[(task_id, key)] = XComModel.deserialize_value(_Row(value))
+    return out
+
+
+class _Row:
+    """``XComModel.deserialize_value`` takes an object with a ``value`` attribute."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def execution_result(dag: Any, dag_run: Any, with_history: bool = True) -> dict[str, Any]:
+    """The ``{"status", "output", "error", "cause", "history"}`` object of the CLI, plus ``states``."""
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tis = dag_run.get_task_instances(session=session)
+        xcoms = _xcoms(dag_run.dag_id, dag_run.run_id, session)
+        runs = []
+        for ti in tis:
+            task = dag.get_task(ti.task_id) if dag.has_task(ti.task_id) else None
+            runs.append(StateRun(
+                ti.task_id,
+                getattr(task, "state_name", ti.task_id),
+                getattr(task, "state_type", "?"),
+                str(ti.state) if ti.state else "none",
+                ti.try_number or 0,
+                ti.start_date,
+                ti.end_date,
+            ))
+        conf = dag_run.conf or {}
+        started = dag_run.start_date
+    ran = sorted((r for r in runs if r.start), key=lambda r: (r.start, r.task_id))
+    output = None
+    error = cause = None
+    for r in ran:
+        if (r.task_id, ERROR_KEY) in xcoms:
+            err = xcoms[(r.task_id, ERROR_KEY)] or {}
+            error, cause = err.get("Error"), err.get("Cause")
+        if r.status == "success" and (r.task_id, NEXT_KEY) in xcoms and xcoms[(r.task_id, NEXT_KEY)] is None:
+            output = xcoms.get((r.task_id, "return_value"))
+    failed = str(dag_run.state) == "failed" or error is not None
+    status = "FAILED" if failed else "SUCCEEDED"
+    if failed and error is None:
+        bad = next((r for r in ran if r.status in ("failed", "upstream_failed")), None)
+        error, cause = "States.Runtime", f"task {bad.task_id if bad else '?'} failed"
+    result: dict[str, Any] = {
+        "status": status,
+        "output": None if failed else output,
+        "error": error,
+        "cause": cause,
+    }
+    if with_history:
+        events: list[dict[str, Any]] = [{
+            "timestamp": started.isoformat() if started else None,
+            "type": "ExecutionStarted",
+            "executionStartedEventDetails": {"input": dumps(conf)},
+        }]
+        for r in ran:
+            events.extend(xcoms.get((r.task_id, EVENTS_KEY)) or [])
+        if failed:
+            details = {k: v for k, v in (("error", error), ("cause", cause)) if v is not None}
+            events.append({"type": "ExecutionFailed", "executionFailedEventDetails": details})
+        else:
+            events.append({"type": "ExecutionSucceeded",
+                           "executionSucceededEventDetails": {"output": dumps(output)}})
+        for i, event in enumerate(events, start=1):
+            event["id"] = i
+            event["previousEventId"] = i - 1
+        result["history"] = events
+    result["artifacts"] = [
+        (r.state_name, line) for r in ran for line in artifact_lines(xcoms.get((r.task_id, "return_value")))
+    ]
+    result["states"] = [
+        {"state": r.state_name, "type": r.state_type, "task_id": r.task_id, "status": r.status,
+         "retries": r.retries, "duration": r.duration}
+        for r in sorted(runs, key=lambda r: (r.start is None, r.start or datetime.min, r.task_id))
+    ]
+    return result
+
+
+_ARTIFACT_KEYS = ("S3ModelArtifacts", "S3OutputPath", "ModelDataUrl", "OutputLocation", "S3Uri")
+
+
+def artifact_lines(output: Any) -> list[str]:
+    """Where a state left its results (model artifact, transform output, ...), found in its output."""
+    found: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                if key in _ARTIFACT_KEYS and isinstance(sub, str) and "Output" in path + key or key == "S3ModelArtifacts":
+                    found.append(f"{path}.{key} = {sub}")
+                else:
+                    walk(sub, f"{path}.{key}")
+        elif isinstance(value, list):
+            for i, sub in enumerate(value):
+                walk(sub, f"{path}[{i}]")
+
+    walk(output, "$")
+    return found

@@ -1,0 +1,195 @@
+"""``asl-airflow``: validate, run, compile and draw state machines; run the pipelines locally.
+
+Commands that only read ASL (validate, graph, run --engine local on a Task-free machine) import
+neither Airflow nor boto3, so they start in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _read_input(value: str | None) -> Any:
+    if value is None:
+        return None
+    if value.startswith("@"):
+        value = Path(value[1:]).read_text()
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"--input is not valid JSON: {exc}") from exc
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from asl_airflow.asl.definition import read_document, substitute
+    from asl_airflow.asl.errors import AslValidationError
+    from asl_airflow.asl.validation import validate
+
+    status = 0
+    for path in args.files:
+        try:
+            document, source = read_document(path)
+            if args.subst:
+                document = substitute(document, dict(s.split("=", 1) for s in args.subst), source)
+            problems = validate(document, source)
+        except AslValidationError as exc:
+            problems = exc.problems
+        for line in problems:
+            print(line)
+        if problems:
+            status = 1
+        elif not args.quiet:
+            print(f"{path}: valid")
+    return status
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from asl_airflow.asl.errors import AslValidationError
+    from asl_airflow.runner import run
+
+    try:
+        result = run(args.file, _read_input(args.input), engine=args.engine, history=args.history)
+    except AslValidationError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=None if args.compact else 2, default=str))
+    return 0 if result["status"] == "SUCCEEDED" else 1
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from asl_airflow.asl.definition import load_definition
+    from asl_airflow.asl.errors import AslValidationError
+    from asl_airflow.asl.graph import mermaid
+
+    try:
+        print(mermaid(load_definition(args.file).document))
+    except AslValidationError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_dags_test(args: argparse.Namespace) -> int:
+    """(internal) Run one DAG with dag.test() in the current Airflow environment; print the result."""
+    from asl_airflow.airflow.testing import test_dag
+
+    result = test_dag(args.dag_id, _read_input(args.input))
+    if args.json:
+        print(json.dumps(result, default=str))
+    else:
+        print_summary(result)
+    return 0 if result["status"] == "SUCCEEDED" else 1
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:6.1f}s"
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    """The readable end-of-run report of ``make run``."""
+    print(f"\nDAG {result.get('dag_id')}  run {result.get('run_id')}")
+    print(f"{'state':40} {'type':8} {'status':16} {'duration':>9} {'retries':>7}")
+    for s in result["states"]:
+        print(f"{s['state'][:40]:40} {s['type']:8} {s['status']:16} {_fmt_duration(s['duration']):>9} "
+              f"{s['retries']:>7}")
+    print(f"\nexecution: {result['status']}")
+    if result["status"] == "SUCCEEDED":
+        output = json.dumps(result["output"], indent=2, default=str)
+        if len(output) > 4000:
+            output = output[:4000] + f"\n... ({len(output)} bytes in all)"
+        print("output:\n" + output)
+    else:
+        print(f"error: {result['error']}\ncause: {result['cause']}")
+    if result.get("artifacts"):
+        print("\nresults in S3:")
+        for state, where in result["artifacts"]:
+            print(f"  {state}: {where}")
+
+
+def cmd_local_run(args: argparse.Namespace) -> int:
+    """Start the local stack, run a DAG end to end with dag.test(), print the summary, stop the stack."""
+    from asl_airflow import devstack
+
+    stack = devstack.start()
+    try:
+        env = {**os.environ, **stack.env(), **devstack.airflow_env()}
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        cmd = [sys.executable, "-m", "asl_airflow.cli", "_dags-test", args.dag_id]
+        if args.conf:
+            cmd += ["--input", args.conf]
+        return subprocess.run(cmd, env=env).returncode
+    finally:
+        devstack.stop(stack.pid)
+
+
+def cmd_local_up(args: argparse.Namespace) -> int:
+    """`airflow standalone` on the local stack, so the DAGs can be seen and triggered in the UI."""
+    from asl_airflow import devstack
+
+    stack = devstack.start()
+    print(f"moto server (AWS endpoint) on {stack.endpoint}, pid {stack.pid}")
+    try:
+        env = {**os.environ, **stack.env(), **devstack.airflow_env()}
+        env.setdefault("AIRFLOW__API__PORT", os.environ.get("ASL_UI_PORT", "8080"))
+        print(f"Airflow UI: http://localhost:{env['AIRFLOW__API__PORT']} "
+              f"(user admin; password in {env['AIRFLOW_HOME']}/simple_auth_manager_passwords.json.generated)")
+        return subprocess.run([sys.executable, "-m", "airflow", "standalone"], env=env).returncode
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        devstack.stop(stack.pid)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asl-airflow", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check definitions; one line per problem")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--subst", action="append", metavar="NAME=VALUE", help="a ${NAME} substitution")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="run one execution and print it as JSON")
+    p.add_argument("file")
+    p.add_argument("--input", help="execution input: JSON or @file")
+    p.add_argument("--engine", choices=["local", "airflow"], default="local")
+    p.add_argument("--history", action="store_true")
+    p.add_argument("--compact", action="store_true", help="one-line JSON")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("graph", help="print a Mermaid flowchart of the machine")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_graph)
+
+    p = sub.add_parser("local", help="the local stack (moto + SQLite Airflow)")
+    local = p.add_subparsers(dest="local_command", required=True)
+    q = local.add_parser("run", help="run a DAG of dags/ end to end on the local stack")
+    q.add_argument("dag_id", nargs="?", default="ml_training")
+    q.add_argument("--conf", help="the run's conf (execution input) as JSON")
+    q.set_defaults(func=cmd_local_run)
+    q = local.add_parser("up", help="airflow standalone on the local stack")
+    q.set_defaults(func=cmd_local_up)
+
+    p = sub.add_parser("_dags-test", help=argparse.SUPPRESS)
+    p.add_argument("dag_id")
+    p.add_argument("--input")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_dags_test)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Amazon SageMaker through the provider's operators: training, model, batch transform.
+
+``.sync`` runs the operator with ``deferrable=True``: the operator submits the job and defers to
+the provider's ``SageMakerTrigger``, so no worker slot is held while the job runs. The result is
+the job's Describe response, as Step Functions returns it; request-response returns the Create
+response (the job ARN).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asl_airflow.asl.errors import AslError
+from asl_airflow.integrations.base import REQUEST_RESPONSE, SYNC, Integration, ServiceCall, run_nested
+
+_STRIP = ("ResponseMetadata",)
+
+
+def _json_value(value: Any) -> Any:
+    """Describe responses as Step Functions returns them: timestamps as epoch milliseconds."""
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items() if k not in _STRIP}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def _operator(call: ServiceCall, kind: str) -> Any:
+    from airflow.providers.amazon.aws.operators import sagemaker as ops
+
+    common: dict[str, Any] = {
+        "task_id": call.task_id,
+        "aws_conn_id": call.aws_conn_id,
+        "region_name": call.region_name,
+        "config": _copy(call.parameters),
+    }
+    if kind == "model":
+        return ops.SageMakerModelOperator(**common)
+    wait = call.pattern == SYNC
+    job_kwargs: dict[str, Any] = {
+        "wait_for_completion": wait,
+        "deferrable": wait and call.deferrable,
+        "check_if_job_exists": False,  # Step Functions uses the name given, never a renamed job
+    }
+    if kind == "training":
+        return ops.SageMakerTrainingOperator(**common, **job_kwargs, print_log=False)
+    if kind == "transform":
+        return ops.SageMakerTransformOperator(**common, **job_kwargs, check_if_model_exists=False)
+    if kind == "processing":
+        return ops.SageMakerProcessingOperator(**common, **job_kwargs)
+    raise AslError("States.Runtime", f"unknown SageMaker operation {kind}")
+
+
+def _copy(value: Any) -> Any:
+    import copy
+
+    return copy.deepcopy(value)
+
+
+_RESULT_KEY = {"training": "Training", "transform": "Transform", "processing": "Processing", "model": "Model"}
+_ARN_KEY = {
+    "training": "TrainingJobArn",
+    "transform": "TransformJobArn",
+    "processing": "ProcessingJobArn",
+    "model": "ModelArn",
+}
+
+
+_DESCRIBE = {
+    "training": ("describe_training_job", "TrainingJobName"),
+    "transform": ("describe_transform_job", "TransformJobName"),
+    "processing": ("describe_processing_job", "ProcessingJobName"),
+    "model": ("describe_model", "ModelName"),
+}
+
+
+def _shape(operator: Any, kind: str, pattern: str, raw: dict[str, Any]) -> Any:
+    """The Describe response (``.sync``) or the ARN (request-response), read again through the
+    provider's hook because the operator's own result has its timestamps flattened to text."""
+    method, name_key = _DESCRIBE[kind]
+    name = raw[_RESULT_KEY[kind]][name_key]
+    description = _json_value(getattr(operator.hook, method)(name))
+    if pattern == SYNC:
+        return description
+    return {_ARN_KEY[kind]: description.get(_ARN_KEY[kind])}
+
+
+def _entry(action: str, kind: str, patterns: frozenset[str]) -> Integration:
+    def start(call: ServiceCall, context: Any) -> Any:
+        operator = _operator(call, kind)
+        return _shape(operator, kind, call.pattern, run_nested(operator, context))
+
+    def resume(call: ServiceCall, context: Any, method_name: str, event: Any) -> Any:
+        operator = _operator(call, kind)
+        return _shape(operator, kind, call.pattern, getattr(operator, method_name)(context, event=event))
+
+    def error_name(exc: BaseException, call: ServiceCall) -> str | None:
+        from asl_airflow.integrations.errors import client_error_code
+
+        if client_error_code(exc):
+            return "SageMaker.AmazonSageMakerException"
+        text = str(exc)
+        if "job failed" in text.lower() or "Error while running" in text or "Failed" in text:
+            return "States.TaskFailed"
+        return None
+
+    return Integration("sagemaker", action, patterns, "SageMaker", start, resume, error_name)
+
+
+BOTH = frozenset({REQUEST_RESPONSE, SYNC})
+CREATE_TRAINING_JOB = _entry("createTrainingJob", "training", BOTH)
+CREATE_TRANSFORM_JOB = _entry("createTransformJob", "transform", BOTH)
+CREATE_PROCESSING_JOB = _entry("createProcessingJob", "processing", BOTH)
+CREATE_MODEL = _entry("createModel", "model", frozenset({REQUEST_RESPONSE}))
