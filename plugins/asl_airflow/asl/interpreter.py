@@ -280,7 +280,9 @@ class Interpreter:
                                    dict(env.variables if variables is None else variables),
                                    language=ql)
         except errors.AslError as exc:
-            raise _BranchFailed(errors.AslError(exc.error, exc.cause)) from exc
+            error = errors.AslError(exc.error, exc.cause)
+            error.located = True  # type: ignore[attr-defined]
+            raise _BranchFailed(error) from exc
 
     # -- Map ------------------------------------------------------------------------------------
 

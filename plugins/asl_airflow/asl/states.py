@@ -40,6 +40,8 @@ class StateEnv:
     task_token: str | None = None
     map_item: dict[str, Any] | None = None
     state_type: str | None = None
+    timeout_seconds: float | None = None  # a Task's TimeoutSeconds(Path), for the invoker to enforce
+    heartbeat_seconds: float | None = None  # a Task's HeartbeatSeconds(Path)
 
     def context(self) -> dict[str, Any]:
         ctx = self.execution.context_object(
@@ -155,6 +157,23 @@ def assign(spec: Any, data: Any, env: StateEnv, ql: str) -> dict[str, Any]:
 def task_parameters(state: dict[str, Any], raw_input: Any, env: StateEnv, ql: str) -> Any:
     """The payload a Task sends to its Resource."""
     return effective_input(state, raw_input, env, ql)
+
+
+def task_timeouts(state: dict[str, Any], raw_input: Any, env: StateEnv, ql: str) -> tuple[float | None, float | None]:
+    """A Task's ``(TimeoutSeconds, HeartbeatSeconds)`` after resolving their Path/JSONata forms."""
+    out: list[float | None] = []
+    for name in ("TimeoutSeconds", "HeartbeatSeconds"):
+        if name in state:
+            value = _number_field(state[name], name, raw_input, env, ql)
+        elif f"{name}Path" in state:
+            value = _path_number(state[f"{name}Path"], f"{name}Path", raw_input, env, integer=True)
+        else:
+            out.append(None)
+            continue
+        if value <= 0:
+            raise errors.AslError(errors.RUNTIME, f"The {name} value must be a positive integer, got {value}")
+        out.append(float(value))
+    return out[0], out[1]
 
 
 def task_output(
