@@ -65,7 +65,7 @@ def _range(start: Any, end: Any, step: Any) -> Any:
         value += step
         if len(out) > 1000:
             return _fail("$range cannot produce more than 1000 items")
-    return out
+    return out[0] if len(out) == 1 else out  # a JSONata sequence of one is that value
 
 
 def _hash(data: Any, algorithm: Any) -> Any:
@@ -163,7 +163,18 @@ def evaluate(expr: str, states: dict[str, Any], variables: dict[str, Any] | None
             errors.QUERY_EVALUATION_ERROR,
             f"The JSONata expression '{source}'{where} returned nothing (undefined).",
         )
-    return plain(result)
+    try:
+        return plain(result)
+    except _Unsupported:
+        where = f" specified for the field '{field}'" if field else ""
+        raise errors.AslError(
+            errors.QUERY_EVALUATION_ERROR,
+            f"The JSONata expression '{source}'{where} returned an unsupported result type.",
+        ) from None
+
+
+class _Unsupported(TypeError):
+    """A JSONata value with no JSON form (a function, a regex)."""
 
 
 def plain(value: Any) -> Any:
@@ -180,9 +191,9 @@ def plain(value: Any) -> Any:
         return value
     if value is not None and type(value).__name__ == "NullValue":
         return None
-    if callable(value):
-        return None
-    return value
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    raise _Unsupported(type(value).__name__)
 
 
 def render(template: Any, states: dict[str, Any], variables: dict[str, Any] | None, field: str = "") -> Any:

@@ -52,8 +52,11 @@ def simple_keys(path: str) -> tuple[str | int, ...] | None:
         elif m.group("index") is not None:
             keys.append(int(m.group("index")))
         else:
-            raw = m.group("sq") if m.group("sq") is not None else m.group("dq")
-            keys.append(re.sub(r"\\(.)", r"\1", raw))
+            # only the quote that delimits the name is escaped; other backslashes are literal (AWS)
+            if m.group("sq") is not None:
+                keys.append(m.group("sq").replace("\\'", "'"))
+            else:
+                keys.append(m.group("dq").replace('\\"', '"'))
         pos = m.end()
     return tuple(keys)
 

@@ -622,6 +622,11 @@ def _number_field(value: Any, name: str, raw_input: Any, env: StateEnv, ql: str)
 
 def _path_number(path: str, name: str, raw_input: Any, env: StateEnv, integer: bool) -> float:
     value = payload.resolve_expression(path, raw_input, env.context(), env.variables, name)
+    if isinstance(value, str):  # AWS reads numbers given as text ("1") too
+        try:
+            value = int(value) if integer else float(value)
+        except ValueError:
+            pass
     ok = not isinstance(value, bool) and isinstance(value, int | float)
     if ok and integer and isinstance(value, float) and not value.is_integer():
         ok = False
