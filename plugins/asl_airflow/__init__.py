@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from asl_airflow.airflow.builders import AslTaskGroup, asl_dag
-    from asl_airflow.asl import AslError, AslValidationError, Definition, load_definition
-    from asl_airflow.runner import run
+    from asl_airflow.airflow.builders import AslTaskGroup, asl_dag  # noqa: F401
+    from asl_airflow.asl import AslError, AslValidationError, Definition, load_definition  # noqa: F401
+    from asl_airflow.runner import run  # noqa: F401
 
 _LAZY = {
     "load_definition": "asl_airflow.asl",

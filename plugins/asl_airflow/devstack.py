@@ -88,10 +88,11 @@ def start(log_dir: Path | None = None, extra_env: dict[str, str] | None = None, 
         try:
             urllib.request.urlopen(f"{stack.endpoint}/moto-api/", timeout=1).read()
             break
-        except OSError:
+        except OSError as exc:
             if proc.poll() is not None or time.monotonic() > deadline:
                 stop(stack.pid)
-                raise RuntimeError(f"moto server did not start; see {log_path}:\n{log_path.read_text()[-2000:]}")
+                tail = log_path.read_text()[-2000:]
+                raise RuntimeError(f"moto server did not start; see {log_path}:\n{tail}") from exc
             time.sleep(0.2)
     configure(stack)
     if seed:

@@ -8,9 +8,9 @@ from typing import Any
 
 from airflow.sdk import DAG, TaskGroup
 
+from asl_airflow.airflow.compiler import compile_states
 from asl_airflow.asl.definition import Definition, load_definition
 from asl_airflow.asl.graph import mermaid
-from asl_airflow.airflow.compiler import compile_states
 
 
 def _doc(definition: Definition) -> str:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from asl_airflow.airflow.operators import AslStateOperator, AslTaskOperator
 from asl_airflow.asl.definition import Definition
 from asl_airflow.asl.errors import AslValidationError
 from asl_airflow.asl.graph import StateGraph, task_id_for
-from asl_airflow.airflow.operators import AslStateOperator, AslTaskOperator
 
 COMPILED_TYPES = frozenset({"Task", "Pass", "Choice", "Wait", "Succeed", "Fail"})
 

@@ -18,12 +18,12 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, DownstreamTasksSkipped
 
+from asl_airflow.airflow.retry_policy import AslRetryPolicy, AslStateFailed
 from asl_airflow.asl import errors as asl_errors
 from asl_airflow.asl import retry, states
 from asl_airflow.asl.context import ExecutionInfo, iso_now
 from asl_airflow.asl.errors import AslError
 from asl_airflow.asl.history import dumps, task_event_family
-from asl_airflow.airflow.retry_policy import AslRetryPolicy, AslStateFailed
 
 NEXT_KEY = "asl_next"  # the state this task chose (None: the execution/branch ends here)
 VARIABLES_KEY = "asl_variables"  # workflow variables after this state (only when Assign is used)

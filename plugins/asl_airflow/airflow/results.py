@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asl_airflow.asl.history import dumps
 from asl_airflow.airflow.operators import ERROR_KEY, EVENTS_KEY, NEXT_KEY
+from asl_airflow.asl.history import dumps
 
 
 @dataclass
@@ -138,7 +138,8 @@ def artifact_lines(output: Any) -> list[str]:
     def walk(value: Any, path: str) -> None:
         if isinstance(value, dict):
             for key, sub in value.items():
-                if key in _ARTIFACT_KEYS and isinstance(sub, str) and "Output" in path + key or key == "S3ModelArtifacts":
+                is_output = "Output" in path + key or key == "S3ModelArtifacts"
+                if key in _ARTIFACT_KEYS and isinstance(sub, str) and is_output:
                     found.append(f"{path}.{key} = {sub}")
                 else:
                     walk(sub, f"{path}.{key}")

@@ -34,7 +34,8 @@ def load_dag(dag_id: str) -> Any:
     if dag_id not in bag.dags:
         problems = "\n".join(f"{path}: {err}" for path, err in bag.import_errors.items())
         known = ", ".join(sorted(bag.dags)) or "none"
-        raise SystemExit(f"DAG {dag_id!r} not found (DAGs: {known})" + (f"\nimport errors:\n{problems}" if problems else ""))
+        details = f"\nimport errors:\n{problems}" if problems else ""
+        raise SystemExit(f"DAG {dag_id!r} not found (DAGs: {known}){details}")
     return bag.dags[dag_id]
 
 

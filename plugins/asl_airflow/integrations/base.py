@@ -17,7 +17,10 @@ REQUEST_RESPONSE = ""
 SYNC = ".sync"
 WAIT_FOR_TASK_TOKEN = ".waitForTaskToken"
 
-_OPTIMISED = re.compile(r"^arn:[^:]+:states:::(?P<service>[a-zA-Z0-9-]+):(?P<action>[a-zA-Z0-9]+)(?P<pattern>\.sync(?::2)?|\.waitForTaskToken)?$")
+_OPTIMISED = re.compile(
+    r"^arn:[^:]+:states:::(?P<service>[a-zA-Z0-9-]+):(?P<action>[a-zA-Z0-9]+)"
+    r"(?P<pattern>\.sync(?::2)?|\.waitForTaskToken)?$"
+)
 _LAMBDA_ARN = re.compile(r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+(:[^:]+)?$")
 
 

@@ -1,0 +1,64 @@
+# asl-airflow: `make run` runs the ML training pipeline end to end on the local stack;
+# `make test` runs the test suite. Both set everything up from nothing (uv, .venv, pinned deps).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+DAG ?= ml_training
+CONF ?=
+PYTEST_ARGS ?=
+
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help venv run up test test-unit lint bench conformance sagemaker-images clean
+
+help:
+	@echo "make run [DAG=ml_training] [CONF='{...}']  run a DAG end to end on the local stack (moto + SQLite)"
+	@echo "make up                                   airflow standalone on the local stack (UI on :8080)"
+	@echo "make test                                 the whole test suite (what CI runs)"
+	@echo "make test-unit                            the fast tests (no Airflow DB, no AWS endpoint)"
+	@echo "make lint | bench | sagemaker-images | clean"
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --compile-bytecode
+	$(PY) -m compileall -q plugins dags include tests bench >/dev/null || true
+	touch $@
+
+venv: $(VENV)/.synced
+
+run: venv
+	$(PY) -m asl_airflow.cli local run $(DAG) $(if $(CONF),--conf '$(CONF)')
+
+up: venv
+	$(PY) -m asl_airflow.cli local up
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+conformance: venv
+	$(PY) -m pytest tests/conformance $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check plugins dags include tests bench
+
+bench: venv
+	$(PY) bench/parse.py
+	$(PY) bench/interpreter.py
+
+sagemaker-images: venv
+	$(PY) include/scripts/sagemaker_images.py
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .airflow .local .pytest_cache
