@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from asl_airflow.asl import errors, paths
+from asl_airflow.asl import errors
 
 #: name -> (min args, max args or None)
 ARITY: dict[str, tuple[int, int | None]] = {
@@ -157,6 +157,8 @@ class _Parser:
                 raise self.fail("unterminated string literal")
             ch = text[self.pos]
             if ch == "\\" and self.pos + 1 < len(text):
+                if text[self.pos + 1] not in "'{}\\":
+                    raise self.fail(f"illegal escape '\\{text[self.pos + 1]}' (only \\' \\{{ \\}} \\\\ are allowed)")
                 out.append(text[self.pos + 1])
                 self.pos += 2
                 continue
@@ -452,4 +454,3 @@ _FUNCTIONS = {
     "States.UUID": _uuid,
 }
 
-__all__ = ["ARITY", "IntrinsicSyntaxError", "evaluate", "parse", "paths"]
