@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 import asl_corpus as corpus
+import pytest
 from asl_airflow.asl.validation import validate
 
 pytestmark = pytest.mark.conformance

@@ -172,26 +172,26 @@ class Interpreter:
     # -- state types ----------------------------------------------------------------------------
 
     def _run_pass(self, state: dict[str, Any], data: Any, env: states.StateEnv, ql: str) -> states.Outcome:
-        return self._guard(env, lambda: states.run_pass(state, data, env, ql))
+        return self._guard(env, states.run_pass, state, data, env, ql)
 
     def _run_succeed(self, state: dict[str, Any], data: Any, env: states.StateEnv, ql: str) -> states.Outcome:
-        return self._guard(env, lambda: states.run_succeed(state, data, env, ql))
+        return self._guard(env, states.run_succeed, state, data, env, ql)
 
     def _run_choice(self, state: dict[str, Any], data: Any, env: states.StateEnv, ql: str) -> states.Outcome:
-        return self._guard(env, lambda: states.run_choice(state, data, env, ql))
+        return self._guard(env, states.run_choice, state, data, env, ql)
 
     def _run_fail(self, state: dict[str, Any], data: Any, env: states.StateEnv, ql: str) -> states.Outcome:
-        raise self._guard(env, lambda: states.fail_error(state, data, env, ql))
+        raise self._guard(env, states.fail_error, state, data, env, ql)
 
     def _run_wait(self, state: dict[str, Any], data: Any, env: states.StateEnv, ql: str) -> states.Outcome:
-        target = self._guard(env, lambda: states.wait_target(state, data, env, ql))
+        target = self._guard(env, states.wait_target, state, data, env, ql)
         self.sleep(states.wait_seconds(target))
-        return self._guard(env, lambda: states.wait_outcome(state, data, env, ql))
+        return self._guard(env, states.wait_outcome, state, data, env, ql)
 
-    def _guard(self, env: states.StateEnv, work: Callable[[], Any]) -> Any:
+    def _guard(self, env: states.StateEnv, work: Callable[..., Any], *args: Any) -> Any:
         """Run a state's own evaluation, writing EvaluationFailed for JSONata errors as AWS does."""
         try:
-            return work()
+            return work(*args)
         except errors.ExecutionFailed:
             raise
         except errors.AslError as exc:
@@ -205,7 +205,7 @@ class Interpreter:
         while True:
             try:
                 try:
-                    parameters = self._guard(env, lambda: states.task_parameters(state, data, env, ql))
+                    parameters = self._guard(env, states.task_parameters, state, data, env, ql)
                     env.timeout_seconds, env.heartbeat_seconds = states.task_timeouts(state, data, env, ql)
                 except errors.AslError as exc:
                     raise self._located(exc, env.state_name) from None
@@ -218,7 +218,7 @@ class Interpreter:
                     {"output": dumps(result), **_resource_details(family, resource)},
                 )
                 try:
-                    return self._guard(env, lambda: states.task_output(state, data, result, env, ql))
+                    return self._guard(env, states.task_output, state, data, result, env, ql)
                 except errors.AslError as exc:
                     raise self._located(exc, env.state_name) from None
             except errors.AslError as exc:
@@ -249,7 +249,7 @@ class Interpreter:
         while True:
             try:
                 try:
-                    branch_input = self._guard(env, lambda: states.parallel_branch_input(state, data, env, ql))
+                    branch_input = self._guard(env, states.parallel_branch_input, state, data, env, ql)
                 except errors.AslError as exc:
                     raise self._located(exc, env.state_name) from None
                 self.history.add("ParallelStateStarted", None)
@@ -259,7 +259,7 @@ class Interpreter:
                     outputs.append(self._run_branch(branch, branch_input, env, ql))
                 _merge_parallel_events(self.history.events, start)
                 try:
-                    return self._guard(env, lambda: states.parallel_output(state, data, outputs, env, ql))
+                    return self._guard(env, states.parallel_output, state, data, outputs, env, ql)
                 except errors.AslError as exc:
                     raise self._located(exc, env.state_name) from None
             except (errors.AslError, _BranchFailed) as failure:
@@ -295,14 +295,14 @@ class Interpreter:
                 try:
                     items: list[Any] | None = None
                     if "ItemReader" not in state:
-                        items = self._guard(env, lambda: states.map_items(state, data, env, ql))
-                    self._guard(env, lambda: states.map_max_concurrency(state, data, env, ql))
+                        items = self._guard(env, states.map_items, state, data, env, ql)
+                    self._guard(env, states.map_max_concurrency, state, data, env, ql)
                 except errors.AslError as exc:
                     raise self._located(exc, name) from None
                 self.history.add("MapStateStarted", "mapStateStartedEventDetails",
                                  {"length": len(items) if items is not None else 0})
                 try:
-                    tolerance = self._guard(env, lambda: states.map_tolerance(state, data, env, ql))
+                    tolerance = self._guard(env, states.map_tolerance, state, data, env, ql)
                 except errors.AslError as exc:
                     raise self._located(exc, name) from None
                 if distributed:
@@ -316,7 +316,7 @@ class Interpreter:
                     if written is not None:
                         results = written
                 try:
-                    return self._guard(env, lambda: states.map_output(state, data, results, env, ql))
+                    return self._guard(env, states.map_output, state, data, results, env, ql)
                 except errors.AslError as exc:
                     raise self._located(exc, name) from None
             except (errors.AslError, _BranchFailed) as failure:
@@ -332,10 +332,8 @@ class Interpreter:
     def _iteration_inputs(self, state: dict[str, Any], data: Any, items: list[Any], env: states.StateEnv,
                           ql: str) -> list[Any]:
         try:
-            inputs = self._guard(env, lambda: [
-                states.map_item_input(state, data, item, index, env, ql) for index, item in enumerate(items)
-            ])
-            return self._guard(env, lambda: states.map_batches(state, data, inputs, env, ql))
+            inputs = self._guard(env, _item_inputs, state, data, items, env, ql)
+            return self._guard(env, states.map_batches, state, data, inputs, env, ql)
         except errors.AslError as exc:
             raise self._located(exc, env.state_name) from None
 
@@ -390,6 +388,10 @@ class Interpreter:
             raise _BranchFailed(errors.AslError(errors.EXCEED_TOLERATED_FAILURE_THRESHOLD, cause))
         self.history.add("MapRunSucceeded", None)
         return results
+
+
+def _item_inputs(state: dict[str, Any], data: Any, items: list[Any], env: states.StateEnv, ql: str) -> list[Any]:
+    return [states.map_item_input(state, data, item, index, env, ql) for index, item in enumerate(items)]
 
 
 def _merge_parallel_events(events: list[dict[str, Any]], start: int) -> None:

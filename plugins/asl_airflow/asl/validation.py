@@ -191,7 +191,7 @@ class _Validator:
         if not isinstance(spec, dict):
             self.report(_ptr(*here), "Assign must be an object of variable names and values")
             return
-        for key, value in spec.items():
+        for key in spec:
             name = key[:-2] if ql == JSONPATH and key.endswith(".$") else key
             if not _VARIABLE_NAME.match(name) or len(name) > 80:
                 self.report(_ptr(*here, key), f"{name!r} is not a valid variable name (letters, digits, _; "
