@@ -15,7 +15,7 @@ from asl_airflow.asl.definition import Definition
 from asl_airflow.asl.errors import AslValidationError
 from asl_airflow.asl.graph import StateGraph, task_id_for
 
-COMPILED_TYPES = frozenset({"Task", "Pass", "Choice", "Wait", "Succeed", "Fail"})
+COMPILED_TYPES = frozenset({"Task", "Pass", "Choice", "Wait", "Succeed", "Fail"})  # Parallel, Map: issue 4
 
 
 def _pointer(*parts: str) -> str:

@@ -340,14 +340,8 @@ def _event(type_: str, details_key: str | None, details: dict[str, Any] | None) 
 
 def _check_size(value: Any, state_name: str) -> None:
     """Step Functions' 256 KiB payload limit, unless XComs go to object storage."""
-    size = len(json.dumps(value, separators=(",", ":"), default=str).encode())
-    if size > asl_errors.PAYLOAD_LIMIT_BYTES and not _object_storage_xcom():
-        raise AslError(
-            asl_errors.DATA_LIMIT_EXCEEDED,
-            f"The state/task {state_name!r} returned a result with a size exceeding the maximum "
-            f"number of bytes service limit ({size} > {asl_errors.PAYLOAD_LIMIT_BYTES}); configure an "
-            "object-storage XCom backend to lift it",
-        )
+    if not _object_storage_xcom():
+        states.check_size(value, state_name)
 
 
 def _object_storage_xcom() -> bool:
