@@ -13,6 +13,7 @@ the events are those AWS writes (``MapStateStarted``, ``MapIterationStarted``, .
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -202,6 +203,8 @@ class Interpreter:
         resource = state["Resource"]
         family = task_event_family(resource)
         counters: list[int] = []
+        if resource.endswith(".waitForTaskToken") and env.task_token is None:
+            env.task_token = uuid.uuid4().hex  # $$.Task.Token: the invoker hands it to the service
         while True:
             try:
                 try:
