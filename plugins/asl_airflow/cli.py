@@ -138,6 +138,9 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     try:
         env = {**os.environ, **stack.env(), **devstack.airflow_env()}
         env.setdefault("AIRFLOW__API__PORT", os.environ.get("ASL_UI_PORT", "8080"))
+        # workers reach the execution API on the same port as the UI
+        env.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+                       f"http://localhost:{env['AIRFLOW__API__PORT']}/execution/")
         print(f"Airflow UI: http://localhost:{env['AIRFLOW__API__PORT']} "
               f"(user admin; password in {env['AIRFLOW_HOME']}/simple_auth_manager_passwords.json.generated)")
         return subprocess.run([sys.executable, "-m", "airflow", "standalone"], env=env).returncode
