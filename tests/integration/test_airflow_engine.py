@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import asl_airflow
+import pytest
 
 JINJA = "{{ conn.aws_default.password }} {{ var.value.x }}"
 
