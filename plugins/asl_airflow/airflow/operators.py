@@ -23,7 +23,7 @@ from asl_airflow.asl import errors as asl_errors
 from asl_airflow.asl import retry, states
 from asl_airflow.asl.context import ExecutionInfo, iso_now
 from asl_airflow.asl.errors import AslError
-from asl_airflow.asl.history import dumps, task_event_family
+from asl_airflow.asl.history import details_key, dumps, resource_details, task_event_family
 
 NEXT_KEY = "asl_next"  # the state this task chose (None: the execution/branch ends here)
 VARIABLES_KEY = "asl_variables"  # workflow variables after this state (only when Assign is used)
@@ -244,7 +244,7 @@ class AslTaskOperator(AslStateOperator):
             except _task_deferred() as deferred:
                 progress["method"] = deferred.method_name
                 progress["events"].append(_event("TaskSubmitted", "taskSubmittedEventDetails",
-                                                 _resource_details(self.resource)))
+                                                 resource_details(self.family, self.resource)))
                 self._save(context, progress)
                 self.defer(trigger=deferred.trigger, method_name="resume_service", timeout=deferred.timeout)
         except Exception as exc:
@@ -277,19 +277,18 @@ class AslTaskOperator(AslStateOperator):
         if family == "LambdaFunction":
             details = {"resource": self.resource, "input": dumps(parameters)}
         else:
-            details = {**_resource_details(self.resource), "parameters": dumps(parameters),
+            details = {**resource_details(family, self.resource), "parameters": dumps(parameters),
                        "region": self.region_name or ""}
-        key = f"{family[0].lower()}{family[1:]}"
-        return [_event(f"{family}Scheduled", f"{key}ScheduledEventDetails", details),
+        return [_event(f"{family}Scheduled", details_key(family, "Scheduled"), details),
                 _event(f"{family}Started", None, None)]
 
     def _succeeded(self, context: Any, progress: dict[str, Any], data: Any, env: states.StateEnv,
                    result: Any) -> Any:
-        key = f"{self.family[0].lower()}{self.family[1:]}"
         try:
             _check_size(result, self.state_name)
-            progress["events"].append(_event(f"{self.family}Succeeded", f"{key}SucceededEventDetails",
-                                             {**_resource_details(self.resource), "output": dumps(result)}))
+            progress["events"].append(_event(
+                f"{self.family}Succeeded", details_key(self.family, "Succeeded"),
+                {**resource_details(self.family, self.resource), "output": dumps(result)}))
             outcome = states.task_output(self.state, data, result, env, self.query_language)
         except AslError as exc:
             return self._failed(context, progress, data, env, exc, None, None)
@@ -300,11 +299,10 @@ class AslTaskOperator(AslStateOperator):
         from asl_airflow.integrations.errors import to_asl_error
 
         error = to_asl_error(exc, entry, call)
-        key = f"{self.family[0].lower()}{self.family[1:]}"
-        details = {**_resource_details(self.resource), "error": error.error}
+        details = {**resource_details(self.family, self.resource), "error": error.error}
         if error.cause is not None:
             details["cause"] = error.cause
-        progress["events"].append(_event(f"{self.family}Failed", f"{key}FailedEventDetails", details))
+        progress["events"].append(_event(f"{self.family}Failed", details_key(self.family, "Failed"), details))
         step = retry.next_retry(self.state.get("Retry", []), error.error, progress["counters"])
         if step.retry:
             self._save(context, progress)
@@ -323,12 +321,6 @@ def _task_deferred() -> type[BaseException]:
     from airflow.sdk.exceptions import TaskDeferred
 
     return TaskDeferred
-
-
-def _resource_details(resource: str) -> dict[str, str]:
-    tail = resource.split(":::", 1)[-1]
-    service, _, action = tail.partition(":")
-    return {"resourceType": service, "resource": action}
 
 
 def _event(type_: str, details_key: str | None, details: dict[str, Any] | None) -> dict[str, Any]:

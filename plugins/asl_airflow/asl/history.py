@@ -39,6 +39,21 @@ def task_event_family(resource: str) -> str:
     return "Task"
 
 
+def details_key(family: str, what: str) -> str:
+    """``taskSucceededEventDetails``, ``lambdaFunctionScheduledEventDetails``, ... for an event family."""
+    return f"{family[0].lower()}{family[1:]}{what}EventDetails"
+
+
+def resource_details(family: str, resource: str) -> dict[str, Any]:
+    """``resourceType``/``resource`` of a service-integration event; bare Lambda and activity events have none."""
+    if family != "Task":
+        return {}
+    # arn:aws:states:::service:action(.sync) -> resourceType=service, resource=action(.sync)
+    tail = resource.split(":::", 1)[-1]
+    service, _, action = tail.partition(":")
+    return {"resourceType": service, "resource": action}
+
+
 @dataclass
 class History:
     """An append-only list of events with AWS's ids and previousEventId links."""

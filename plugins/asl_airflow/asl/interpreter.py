@@ -20,7 +20,7 @@ from typing import Any
 
 from asl_airflow.asl import errors, retry, states
 from asl_airflow.asl.context import ExecutionInfo, iso_now
-from asl_airflow.asl.history import History, dumps, task_event_family
+from asl_airflow.asl.history import History, details_key, dumps, resource_details, task_event_family
 
 #: ``invoker(resource, parameters, state, env) -> result``; raises AslError on failure
 Invoker = Callable[[str, Any, dict[str, Any], states.StateEnv], Any]
@@ -217,8 +217,8 @@ class Interpreter:
                 result = self.invoker(resource, parameters, state, env)
                 self.history.add(
                     f"{family}Succeeded",
-                    _details_key(family, "Succeeded"),
-                    {"output": dumps(result), **_resource_details(family, resource)},
+                    details_key(family, "Succeeded"),
+                    {"output": dumps(result), **resource_details(family, resource)},
                 )
                 try:
                     return self._guard(env, states.task_output, state, data, result, env, ql)
@@ -227,8 +227,8 @@ class Interpreter:
             except errors.AslError as exc:
                 if not getattr(exc, "located", False):
                     self.history.add(
-                        f"{family}Failed", _details_key(family, "Failed"),
-                        {**_error_details(exc), **_resource_details(family, resource)},
+                        f"{family}Failed", details_key(family, "Failed"),
+                        {**_error_details(exc), **resource_details(family, resource)},
                     )
                 step = retry.next_retry(state.get("Retry", []), exc.error, counters)
                 if step.retry:
@@ -242,8 +242,8 @@ class Interpreter:
         if family == "LambdaFunction":
             details = {"resource": resource, "input": dumps(parameters)}
         else:
-            details.update(_resource_details(family, resource))
-        self.history.add(f"{family}Scheduled", _details_key(family, "Scheduled"), details)
+            details.update(resource_details(family, resource))
+        self.history.add(f"{family}Scheduled", details_key(family, "Scheduled"), details)
 
     # -- Parallel -------------------------------------------------------------------------------
 
@@ -417,19 +417,6 @@ def _last_entered(events: list[dict[str, Any]], name: str) -> int:
         if details is not None and details.get("name") == name:
             return int(event["id"])
     return 0
-
-
-def _details_key(family: str, what: str) -> str:
-    return f"{family[0].lower()}{family[1:]}{what}EventDetails"
-
-
-def _resource_details(family: str, resource: str) -> dict[str, Any]:
-    if family != "Task":
-        return {}
-    # arn:aws:states:::service:action(.sync) -> resourceType=service, resource=action(.sync)
-    tail = resource.split(":::", 1)[-1]
-    service, _, action = tail.partition(":")
-    return {"resourceType": service, "resource": action}
 
 
 def _error_details(exc: errors.AslError) -> dict[str, Any]:
