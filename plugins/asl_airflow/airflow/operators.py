@@ -229,12 +229,19 @@ class AslTaskOperator(AslStateOperator):
             progress["entered"] = iso_now()
             progress["events"] = [self.entered_event(data)]
         env = self.env(context, variables, progress["entered"], sum(progress["counters"]))
+        extra: dict[str, Any] = {}
+        if self.resource.endswith(".waitForTaskToken"):
+            from asl_airflow.integrations.callbacks import new_task_token
+
+            # $$.Task.Token: a fresh token per attempt, as Step Functions issues one per attempt
+            env.task_token = extra["task_token"] = new_task_token(context)
+            progress["task_token"] = env.task_token
         entry = call = None
         try:
             parameters = states.task_parameters(self.state, data, env, self.query_language)
             entry, call = make_call(
                 self.resource, parameters, aws_conn_id=self.aws_conn_id, region_name=self.region_name,
-                deferrable=True, task_id=self.task_id, state_name=self.state_name,
+                deferrable=True, task_id=self.task_id, state_name=self.state_name, extra=extra,
             )
             progress["events"].extend(self._scheduled(parameters))
             progress.update(data=data, variables=variables, parameters=parameters)
@@ -258,9 +265,11 @@ class AslTaskOperator(AslStateOperator):
         progress = self._progress(context)
         data, variables = progress["data"], progress["variables"] or {}
         env = self.env(context, variables, progress["entered"], sum(progress["counters"]))
+        env.task_token = progress.get("task_token")
         entry, call = make_call(
             self.resource, progress["parameters"], aws_conn_id=self.aws_conn_id, region_name=self.region_name,
             deferrable=True, task_id=self.task_id, state_name=self.state_name,
+            extra={"task_token": env.task_token} if env.task_token else {},
         )
         try:
             if entry.resume is None:

@@ -10,26 +10,42 @@ from typing import Any
 
 from asl_airflow.asl import errors as asl_errors
 from asl_airflow.asl.errors import AslError
-from asl_airflow.integrations import lambda_, sagemaker
 from asl_airflow.integrations.base import Integration, ServiceCall, parse_resource
 
-TABLE: dict[tuple[str, str], Integration] = {
-    (entry.service, entry.action): entry
-    for entry in (
-        lambda_.INVOKE,
-        lambda_.FUNCTION_ARN,
-        sagemaker.CREATE_TRAINING_JOB,
-        sagemaker.CREATE_TRANSFORM_JOB,
-        sagemaker.CREATE_PROCESSING_JOB,
-        sagemaker.CREATE_MODEL,
-    )
-}
+#: modules of this package that are not integration entries
+_PLUMBING = frozenset({"base", "errors", "invoker"})
+
+
+def _collect() -> dict[tuple[str, str], Integration]:
+    """Every module of this package that defines ``ENTRIES`` contributes its entries: adding a
+    service is adding one module, with no shared list to edit. The modules import only this
+    package at import time (the provider is imported inside the calls), so this stays cheap."""
+    import importlib
+    import pkgutil
+
+    table: dict[tuple[str, str], Integration] = {}
+    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if module_info.name in _PLUMBING or module_info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        for entry in getattr(module, "ENTRIES", ()):
+            key = (entry.service, entry.action)
+            if key in table:
+                raise RuntimeError(f"two integration entries for {entry.service}:{entry.action}")
+            table[key] = entry
+    return table
+
+
+#: ``(service, action) -> entry``; ``("aws-sdk", "*")`` is the generic AWS SDK entry
+TABLE: dict[tuple[str, str], Integration] = _collect()
 
 
 def resolve(resource: str) -> tuple[Integration, str, str, str]:
     """The entry for a Resource ARN and its ``(service, action, pattern)``; AslError if unsupported."""
     service, action, pattern = parse_resource(resource)
     entry = TABLE.get((service, action))
+    if entry is None and service.startswith("aws-sdk:"):
+        entry = TABLE.get(("aws-sdk", "*"))
     if entry is None:
         raise AslError(asl_errors.RUNTIME, f"Resource {resource!r} is not a supported service integration")
     if pattern not in entry.patterns:

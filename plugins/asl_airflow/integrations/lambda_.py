@@ -93,3 +93,5 @@ INVOKE = Integration(
 FUNCTION_ARN = Integration(
     "lambda", "arn", frozenset({REQUEST_RESPONSE}), "Lambda", start_function_arn, error_name=lambda_error_name
 )
+
+ENTRIES = (INVOKE, FUNCTION_ARN)

@@ -116,3 +116,5 @@ CREATE_TRAINING_JOB = _entry("createTrainingJob", "training", BOTH)
 CREATE_TRANSFORM_JOB = _entry("createTransformJob", "transform", BOTH)
 CREATE_PROCESSING_JOB = _entry("createProcessingJob", "processing", BOTH)
 CREATE_MODEL = _entry("createModel", "model", frozenset({REQUEST_RESPONSE}))
+
+ENTRIES = (CREATE_TRAINING_JOB, CREATE_TRANSFORM_JOB, CREATE_PROCESSING_JOB, CREATE_MODEL)
