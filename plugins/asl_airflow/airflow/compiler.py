@@ -86,4 +86,10 @@ def compile_states(
         task.exclusive_successors = [tasks[s].task_id for s in succs if graph.predecessors(s) == [name]]
         for target in succs:
             task >> tasks[target]
+        # where the execution can end SUCCEEDED: what runs "after the machine succeeded" hangs here
+        task.ends_execution = state_ends_execution(definition.states[name])
     return tasks
+
+
+def state_ends_execution(state: dict[str, Any]) -> bool:
+    return state["Type"] == "Succeed" or (state["Type"] != "Fail" and state.get("End") is True)
