@@ -1,0 +1,95 @@
+"""Shared shapes of Step Functions' optimized integrations (``sns:publish``, ``athena:...``, ...).
+
+Not an entry module (the leading underscore keeps it out of the table). The optimized
+integrations answer as the AWS SDK for Java v1 does: timestamps as epoch milliseconds, request-
+response calls of SNS/SQS/Step Functions with ``SdkHttpMetadata``/``SdkResponseMetadata``, and
+errors named ``<Prefix>.<Exception>`` with the v1 message format as the cause.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from asl_airflow.asl.errors import AslError
+
+#: seconds between two polls of a running job, in the worker (local engine) or the triggerer
+POLL_SECONDS = 5
+#: a .sync Task has no limit of its own (the state's TimeoutSeconds bounds it): poll up to a year
+MAX_POLLS = 366 * 24 * 3600 // POLL_SECONDS
+
+_STRIP = ("ResponseMetadata",)
+
+
+def epoch_ms(value: Any) -> Any:
+    """A provider response as JSON with timestamps in epoch milliseconds, no ResponseMetadata."""
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: epoch_ms(v) for k, v in value.items() if k not in _STRIP}
+    if isinstance(value, list):
+        return [epoch_ms(v) for v in value]
+    return value
+
+
+def sdk_metadata(response: dict[str, Any]) -> dict[str, Any]:
+    """``SdkHttpMetadata``/``SdkResponseMetadata`` as the optimized SNS, SQS and Step Functions
+    integrations add them (botocore keeps the headers lower-cased)."""
+    meta = response.get("ResponseMetadata", {})
+    headers = dict(meta.get("HTTPHeaders", {}))
+    return {
+        "SdkHttpMetadata": {
+            "AllHttpHeaders": {key: [value] for key, value in headers.items()},
+            "HttpHeaders": headers,
+            "HttpStatusCode": meta.get("HTTPStatusCode"),
+        },
+        "SdkResponseMetadata": {"RequestId": meta.get("RequestId", "")},
+    }
+
+
+def v1_error(exc: BaseException, prefix: str, service: str) -> AslError | None:
+    """``<prefix>.<Exception>`` with the Java v1 cause, for a botocore ClientError; else None.
+
+    A modeled error keeps its class name (``QueueDoesNotExist`` -> ``QueueDoesNotExistException``);
+    otherwise the error code is the name (``NotFound`` -> ``NotFoundException``).
+    """
+    from asl_airflow.integrations.aws_sdk import java_exception_name
+    from asl_airflow.integrations.errors import client_error_code
+
+    code = client_error_code(exc)
+    if code is None:
+        return None
+    shape = type(exc).__name__
+    name = java_exception_name(shape) if shape != "ClientError" else (
+        code if code.endswith("Exception") else f"{code}Exception")
+    response = getattr(exc, "response", {}) or {}
+    meta = response.get("ResponseMetadata", {})
+    message = response.get("Error", {}).get("Message") or code
+    details = [f"Service: {service}", f"Status Code: {meta.get('HTTPStatusCode', '')}", f"Error Code: {code}",
+               f"Request ID: {meta.get('RequestId', '')}", "Proxy: null"]
+    if meta.get("HostId"):
+        details.append(f"Extended Request ID: {meta['HostId']}")
+    return AslError(f"{prefix}.{name}", f"{message} ({'; '.join(details)})")
+
+
+def raise_v1(exc: BaseException, prefix: str, service: str) -> None:
+    """Re-raise a service error under its Step Functions name (other exceptions pass unchanged)."""
+    error = v1_error(exc, prefix, service)
+    if error is not None:
+        raise error from exc
+
+
+def only(parameters: Any, allowed: frozenset[str], resource: str) -> dict[str, Any]:
+    """The parameters an optimized integration passes on; Step Functions ignores the others."""
+    if parameters is None:
+        return {}
+    if not isinstance(parameters, dict):
+        raise AslError("States.Runtime", f"{resource}: Parameters must be a JSON object")
+    return {key: value for key, value in parameters.items() if key in allowed}
+
+
+def event_id(event: Any, key: str) -> str | None:
+    """The job id a provider trigger reported (present on success and on failure events)."""
+    return event.get(key) if isinstance(event, dict) else None
