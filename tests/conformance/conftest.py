@@ -15,6 +15,11 @@ COUNTS = corpus.COUNTS
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    airflow_lines = sys.modules["airflow_engine"].summary_lines() if "airflow_engine" in sys.modules else []
+    if airflow_lines:
+        terminalreporter.write_sep("-", "ASL equivalence: the Airflow engine (compiled DAGs, dag.test())")
+        for line in airflow_lines:
+            terminalreporter.write_line(line)
     if not any(COUNTS.values()):
         return
     terminalreporter.write_sep("-", "ASL conformance (LocalStack corpus, AWS-validated recordings)")

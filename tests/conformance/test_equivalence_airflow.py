@@ -1,0 +1,120 @@
+"""The Airflow engine agrees with AWS wherever the local engine does (issue 4, item 3).
+
+Every corpus execution that agrees on the local engine (``test_conformance_executions.py``, i.e.
+not in exceptions.json) is compiled to a DAG and run with ``dag.test()``; status, output, error and
+the sequence of history event types must match AWS's recording exactly as the local engine's do.
+All cases run in one Airflow worker process (``airflow_engine.py``); waits and retry delays are
+shortened there, never in product code.
+
+How many cases run: ``ASL_EQUIVALENCE=all`` (``make conformance``) runs every one; the default
+(``ci``, what ``make test`` runs) takes the first ``CI_PER_DEFINITION`` executions of every distinct
+definition, which covers every template. ``ASL_EQUIVALENCE=off`` skips the suite; a number N takes
+the first N executions of every definition.
+
+Recordings that ended while AWS was still waiting (``corpus.wants_abort``; the local suite aborts
+them at their first Wait) cannot end that way on a DAG run: nothing stops it mid-wait. They are
+counted apart: the DAG run (its Wait shortened) must record AWS's events up to the Wait and then
+finish exactly as the local engine finishes the same execution without aborting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from typing import Any
+
+import asl_corpus as corpus
+import pytest
+from airflow_engine import STATS, AirflowEngine, EngineError, difference_group, reason_group
+from asl_airflow.asl import Interpreter
+
+pytestmark = pytest.mark.conformance
+
+#: executions per distinct definition in the CI subset
+CI_PER_DEFINITION = 2
+MODE = os.environ.get("ASL_EQUIVALENCE", "ci").strip().lower()
+
+
+def agreeing_cases() -> list[corpus.CaseExecution]:
+    """The corpus executions the local engine agrees on (what this suite must reproduce)."""
+    if not corpus.available():
+        return []
+    exceptions = corpus.load_exceptions()
+    return [case for case in corpus.executions() if case.id not in exceptions]
+
+
+def select(cases: list[corpus.CaseExecution], mode: str) -> list[corpus.CaseExecution]:
+    if mode == "all":
+        return cases
+    if mode in ("off", "0", "none"):
+        return []
+    per = int(mode) if mode.isdigit() else CI_PER_DEFINITION
+    taken: Counter[str] = Counter()
+    chosen = []
+    for case in cases:
+        key = json.dumps(case.definition, sort_keys=True)
+        if taken[key] < per:
+            taken[key] += 1
+            chosen.append(case)
+    return chosen
+
+
+ALL = agreeing_cases()
+CASES = select(ALL, MODE)
+STATS.update(mode=MODE, selected=len(CASES), available=len(ALL))
+
+
+@pytest.fixture(scope="session")
+def airflow_engine():
+    engine = AirflowEngine()
+    try:
+        yield engine
+    finally:
+        STATS["warmup"] = engine.started_seconds
+        engine.close()
+
+
+def _fail(group: str, message: str) -> None:
+    STATS["failures"][group] += 1
+    pytest.fail(message, pytrace=False)
+
+
+def _abort_case_problems(case: corpus.CaseExecution, result: dict[str, Any]) -> list[str]:
+    """AWS's events up to the Wait, then the local engine's complete run of the same execution."""
+    expected = [t for t in case.expected.get("event_types", []) if t != "ExecutionAborted"]
+    types = [e["type"] for e in result.get("history", [])]
+    problems = []
+    if types[:len(expected)] != expected:
+        problems.append(f"events: AWS recorded {expected} before it stopped, got {types}")
+    local = Interpreter(case.definition, sleep=lambda seconds: None).execute(case.input).as_dict(with_history=True)
+    local_types = [e["type"] for e in local["history"]]
+    if (result["status"], result.get("error")) != (local["status"], local.get("error")):
+        problems.append(f"status: the local engine ends {local['status']} ({local.get('error')}), "
+                        f"got {result['status']} ({result.get('error')}: {result.get('cause')})")
+    elif local["status"] == "SUCCEEDED" and result.get("output") != local.get("output"):
+        problems.append(f"output: the local engine gives {local.get('output')!r}, got {result.get('output')!r}")
+    if types != local_types:
+        problems.append(f"events: the local engine records {local_types}, got {types}")
+    return problems
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_execution_agrees_on_airflow(case: corpus.CaseExecution, airflow_engine: AirflowEngine,
+                                     corpus_available: None) -> None:
+    try:
+        result = airflow_engine.run(case.definition, case.input)
+    except EngineError as exc:
+        _fail(f"{exc.kind}: {reason_group(exc.message)}", f"{exc.kind}: {exc.message}")
+        return
+    STATS["seconds"].append(result["timings"].get("total", 0.0))
+    if corpus.wants_abort(case):
+        problems = _abort_case_problems(case, result)
+        if problems:
+            _fail(f"recording ended while waiting: {problems[0].split(':', 1)[0]} differ", "\n".join(problems))
+        STATS["abort_checked"] += 1
+        return
+    problems = corpus.compare(case, result)
+    if problems:
+        _fail(difference_group(case.expected, result, problems[0]), "\n".join(problems))
+    STATS["agreeing"] += 1
