@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,9 @@ class LocalStack:
     pid: int
     port: int
     log_path: Path
+    #: what the seeds created that the DAGs are configured with (task ARNs, application ids), as
+    #: environment variables: the local counterpart of a deployment's stack outputs
+    outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def endpoint(self) -> str:
@@ -53,6 +56,9 @@ class LocalStack:
             "AWS_ENDPOINT_URL": self.endpoint,
             "ASL_AWS_REGION": region,
             "ASL_MOTO_PID": str(self.pid),
+            # the platform DAGs' Wait/Choice polling loops: seconds between two polls (60 on AWS)
+            "ASL_POLL_SECONDS": "1",
+            **self.outputs,
         }
 
 
@@ -79,7 +85,7 @@ def start(log_dir: Path | None = None, extra_env: dict[str, str] | None = None, 
     env = {**os.environ, **(extra_env or {})}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "asl_airflow.devstack", "-H", "127.0.0.1", "-p", str(port)],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
     stack = LocalStack(proc.pid, port, log_path)
@@ -107,6 +113,11 @@ def configure(stack: LocalStack) -> None:
         "batch": {"use_docker": False},
         "stepfunctions": {"execute_state_machine": True},
     })
+    # a Glue crawl finishes (RUNNING -> COMPLETED) two seconds after it starts; by default moto's
+    # crawler stays RUNNING forever
+    _post(f"{stack.endpoint}/moto-api/state-manager/set-transition", {
+        "model_name": "glue::crawl", "transition": {"progression": "time", "seconds": 2},
+    })
 
 
 def run_seeds(stack: LocalStack, seeds_dir: Path | None = None) -> list[str]:
@@ -123,7 +134,9 @@ def run_seeds(stack: LocalStack, seeds_dir: Path | None = None) -> list[str]:
             assert spec and spec.loader
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            module.seed(stack.endpoint, REGION)
+            outputs = module.seed(stack.endpoint, REGION)
+            if isinstance(outputs, dict):
+                stack.outputs.update({key: str(value) for key, value in outputs.items()})
             done.append(path.stem)
     finally:
         for key, value in saved.items():
@@ -169,3 +182,59 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
         # `airflow standalone` starts its components as `airflow ...` commands: use this venv's
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
+
+
+# -- what moto lacks, added inside the server process only -------------------------------------------
+
+
+def _extend_moto() -> None:
+    """Behaviours the pipelines need that moto 5.2 does not model; patched into the server process.
+
+    - DMS: a full-load task stops by itself when the load is done (AWS: ``stopped`` with
+      ``StopReason`` FULL_LOAD_ONLY_FINISHED); moto keeps every started task ``running`` forever.
+      Here it reports ``running`` on the first DescribeReplicationTasks after a start, ``stopped``
+      on the next.
+    - Redshift Data API: a statement finishes; moto keeps every statement ``STARTED`` forever. Here
+      it reports ``STARTED`` on the first DescribeStatement and ``FINISHED`` on the next.
+    Both advance per describe call, the way moto's DataSync executions do, so runs are deterministic.
+    """
+    from moto.core.utils import utcnow
+    from moto.dms.models import FakeReplicationTask
+    from moto.redshiftdata.models import RedshiftDataAPIServiceBackend
+
+    start, to_dict = FakeReplicationTask.start, FakeReplicationTask.to_dict
+
+    def start_task(self: Any) -> Any:
+        self.stop_date, self._asl_describes = None, 0
+        return start(self)
+
+    def task_dict(self: Any) -> dict[str, Any]:
+        if self.status == "running" and self.migration_type == "full-load":
+            self._asl_describes = getattr(self, "_asl_describes", 0) + 1
+            if self._asl_describes > 2:  # the StartReplicationTask response, then one describe
+                self.status, self.stop_date = "stopped", utcnow()
+        data = to_dict(self)
+        if self.status == "stopped" and self.migration_type == "full-load":
+            data["StopReason"] = "Stop Reason FULL_LOAD_ONLY_FINISHED"
+        return data
+
+    FakeReplicationTask.start, FakeReplicationTask.to_dict = start_task, task_dict
+
+    describe = RedshiftDataAPIServiceBackend.describe_statement
+
+    def describe_statement(self: Any, statement_id: str) -> Any:
+        statement = describe(self, statement_id)
+        if statement.status == "STARTED":
+            statement._asl_describes = getattr(statement, "_asl_describes", 0) + 1
+            if statement._asl_describes > 1:
+                statement.status, statement.duration = "FINISHED", 1_000_000_000
+        return statement
+
+    RedshiftDataAPIServiceBackend.describe_statement = describe_statement
+
+
+if __name__ == "__main__":  # the local stack's server: ``python -m asl_airflow.devstack -H HOST -p PORT``
+    _extend_moto()
+    from moto.server import main
+
+    main(sys.argv[1:])
