@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from asl_airflow.asl.states import StateEnv
@@ -23,7 +24,7 @@ class LocalInvoker:
             aws_conn_id=self.aws_conn_id,
             region_name=self.region_name,
             deferrable=False,
-            task_id=f"local_{env.state_name}"[:200].replace(" ", "_"),
+            task_id=re.sub(r"[^A-Za-z0-9_.-]", "_", f"local_{env.state_name}")[:200],
             state_name=env.state_name,
         )
         try:

@@ -1,9 +1,11 @@
-"""Amazon SageMaker through the provider's operators: training, model, batch transform.
+"""Amazon SageMaker through the provider's operators: training, tuning, processing, transform, model,
+endpoint config and endpoint (the optimised SageMaker APIs of Step Functions; labeling jobs aside).
 
 ``.sync`` runs the operator with ``deferrable=True``: the operator submits the job and defers to
 the provider's ``SageMakerTrigger``, so no worker slot is held while the job runs. The result is
 the job's Describe response, as Step Functions returns it; request-response returns the Create
-response (the job ARN).
+response (the job ARN). ``createEndpoint`` / ``updateEndpoint`` exist only as request-response in
+Step Functions, so they return the ARN as soon as SageMaker accepted the call.
 """
 
 from __future__ import annotations
@@ -40,7 +42,12 @@ def _operator(call: ServiceCall, kind: str) -> Any:
     }
     if kind == "model":
         return ops.SageMakerModelOperator(**common)
+    if kind == "endpoint_config":
+        return ops.SageMakerEndpointConfigOperator(**common)
     wait = call.pattern == SYNC
+    if kind == "tuning":
+        # the tuning operator has no renaming logic to switch off: it always uses the name given
+        return ops.SageMakerTuningOperator(**common, wait_for_completion=wait, deferrable=wait and call.deferrable)
     job_kwargs: dict[str, Any] = {
         "wait_for_completion": wait,
         "deferrable": wait and call.deferrable,
@@ -61,12 +68,21 @@ def _copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-_RESULT_KEY = {"training": "Training", "transform": "Transform", "processing": "Processing", "model": "Model"}
+_RESULT_KEY = {
+    "training": "Training",
+    "transform": "Transform",
+    "processing": "Processing",
+    "model": "Model",
+    "tuning": "Tuning",
+    "endpoint_config": "EndpointConfig",
+}
 _ARN_KEY = {
     "training": "TrainingJobArn",
     "transform": "TransformJobArn",
     "processing": "ProcessingJobArn",
     "model": "ModelArn",
+    "tuning": "HyperParameterTuningJobArn",
+    "endpoint_config": "EndpointConfigArn",
 }
 
 
@@ -75,6 +91,8 @@ _DESCRIBE = {
     "transform": ("describe_transform_job", "TransformJobName"),
     "processing": ("describe_processing_job", "ProcessingJobName"),
     "model": ("describe_model", "ModelName"),
+    "tuning": ("describe_tuning_job", "HyperParameterTuningJobName"),
+    "endpoint_config": ("describe_endpoint_config", "EndpointConfigName"),
 }
 
 
@@ -89,6 +107,17 @@ def _shape(operator: Any, kind: str, pattern: str, raw: dict[str, Any]) -> Any:
     return {_ARN_KEY[kind]: description.get(_ARN_KEY[kind])}
 
 
+def _error_name(exc: BaseException, call: ServiceCall) -> str | None:
+    from asl_airflow.integrations.errors import client_error_code
+
+    if client_error_code(exc):
+        return "SageMaker.AmazonSageMakerException"
+    text = str(exc)
+    if "job failed" in text.lower() or "Error while running" in text or "Failed" in text:
+        return "States.TaskFailed"
+    return None
+
+
 def _entry(action: str, kind: str, patterns: frozenset[str]) -> Integration:
     def start(call: ServiceCall, context: Any) -> Any:
         operator = _operator(call, kind)
@@ -98,17 +127,25 @@ def _entry(action: str, kind: str, patterns: frozenset[str]) -> Integration:
         operator = _operator(call, kind)
         return _shape(operator, kind, call.pattern, getattr(operator, method_name)(context, event=event))
 
-    def error_name(exc: BaseException, call: ServiceCall) -> str | None:
-        from asl_airflow.integrations.errors import client_error_code
+    return Integration("sagemaker", action, patterns, "SageMaker", start, resume, _error_name)
 
-        if client_error_code(exc):
-            return "SageMaker.AmazonSageMakerException"
-        text = str(exc)
-        if "job failed" in text.lower() or "Error while running" in text or "Failed" in text:
-            return "States.TaskFailed"
-        return None
 
-    return Integration("sagemaker", action, patterns, "SageMaker", start, resume, error_name)
+def _endpoint_entry(action: str, method: str) -> Integration:
+    """``createEndpoint`` / ``updateEndpoint`` through the provider's hook.
+
+    ``SageMakerEndpointOperator`` turns a create on an existing endpoint into an update; Step
+    Functions fails that call instead, so the hook's single call is used, without waiting
+    (Step Functions offers these actions as request-response only).
+    """
+
+    def start(call: ServiceCall, context: Any) -> Any:
+        from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
+
+        hook = SageMakerHook(aws_conn_id=call.aws_conn_id, region_name=call.region_name)
+        response = getattr(hook, method)(_copy(call.parameters), wait_for_completion=False)
+        return {"EndpointArn": response["EndpointArn"]}
+
+    return Integration("sagemaker", action, frozenset({REQUEST_RESPONSE}), "SageMaker", start, None, _error_name)
 
 
 BOTH = frozenset({REQUEST_RESPONSE, SYNC})
@@ -116,5 +153,18 @@ CREATE_TRAINING_JOB = _entry("createTrainingJob", "training", BOTH)
 CREATE_TRANSFORM_JOB = _entry("createTransformJob", "transform", BOTH)
 CREATE_PROCESSING_JOB = _entry("createProcessingJob", "processing", BOTH)
 CREATE_MODEL = _entry("createModel", "model", frozenset({REQUEST_RESPONSE}))
+CREATE_HYPER_PARAMETER_TUNING_JOB = _entry("createHyperParameterTuningJob", "tuning", BOTH)
+CREATE_ENDPOINT_CONFIG = _entry("createEndpointConfig", "endpoint_config", frozenset({REQUEST_RESPONSE}))
+CREATE_ENDPOINT = _endpoint_entry("createEndpoint", "create_endpoint")
+UPDATE_ENDPOINT = _endpoint_entry("updateEndpoint", "update_endpoint")
 
-ENTRIES = (CREATE_TRAINING_JOB, CREATE_TRANSFORM_JOB, CREATE_PROCESSING_JOB, CREATE_MODEL)
+ENTRIES = (
+    CREATE_TRAINING_JOB,
+    CREATE_TRANSFORM_JOB,
+    CREATE_PROCESSING_JOB,
+    CREATE_MODEL,
+    CREATE_HYPER_PARAMETER_TUNING_JOB,
+    CREATE_ENDPOINT_CONFIG,
+    CREATE_ENDPOINT,
+    UPDATE_ENDPOINT,
+)
