@@ -22,7 +22,10 @@ BUCKET = "asl-airflow-integrations-a"
 def _client(stack, service):
     import boto3
 
-    return boto3.session.Session(region_name="us-east-1").client(service, endpoint_url=stack.endpoint)
+    env = stack.env()
+    return boto3.session.Session(region_name="us-east-1").client(
+        service, endpoint_url=stack.endpoint, aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
 
 
 def _caught(name: str, result_path: str, next_state: str) -> list[dict]:
