@@ -239,6 +239,9 @@ class AslTaskOperator(AslStateOperator):
         entry = call = None
         try:
             parameters = states.task_parameters(self.state, data, env, self.query_language)
+            if "task_token" in extra:  # the callback wait enforces TimeoutSeconds/HeartbeatSeconds itself
+                extra["timeout_seconds"], extra["heartbeat_seconds"] = states.task_timeouts(
+                    self.state, data, env, self.query_language)
             entry, call = make_call(
                 self.resource, parameters, aws_conn_id=self.aws_conn_id, region_name=self.region_name,
                 deferrable=True, task_id=self.task_id, state_name=self.state_name, extra=extra,

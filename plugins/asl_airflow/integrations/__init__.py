@@ -10,7 +10,7 @@ from typing import Any
 
 from asl_airflow.asl import errors as asl_errors
 from asl_airflow.asl.errors import AslError
-from asl_airflow.integrations.base import Integration, ServiceCall, parse_resource
+from asl_airflow.integrations.base import WAIT_FOR_TASK_TOKEN, Integration, ServiceCall, parse_resource
 
 #: modules of this package that are not integration entries
 _PLUMBING = frozenset({"base", "errors", "invoker"})
@@ -53,6 +53,10 @@ def resolve(resource: str) -> tuple[Integration, str, str, str]:
             asl_errors.RUNTIME,
             f"Resource {resource!r}: {service}:{action} does not support the {pattern or 'request-response'} pattern",
         )
+    if pattern == WAIT_FOR_TASK_TOKEN:
+        from asl_airflow.integrations.callbacks import wait_for_task_token
+
+        entry = wait_for_task_token(entry)  # any entry: its request-response call, then the callback wait
     return entry, service, action, pattern
 
 
