@@ -1,51 +1,240 @@
 """ASL -> Airflow tasks: one task per state, the Airflow graph mirroring the state machine.
 
 Reads the neutral :class:`~asl_airflow.asl.graph.StateGraph` and renders it into the current DAG
-or TaskGroup (cosmos-style: parse -> graph -> render -> operators). Trigger rules encode "only
-the states Step Functions would enter run": a state reachable from several states runs when any
-of them succeeded and chose it; every other task ends skipped.
+or TaskGroup (cosmos-style: parse -> graph -> render -> operators). Each state becomes a *unit*:
+
+- a simple state (Task, Pass, Choice, Wait, Succeed, Fail): one task;
+- Parallel: a TaskGroup holding an entry task, a TaskGroup per branch and a join task;
+- Map: a TaskGroup holding an entry task, a mapped TaskGroup for the ItemProcessor and a join task;
+- a loop (strongly connected states), and a Parallel/Map that Airflow cannot lay out as tasks
+  (one with Retry: a retry re-runs the branches; a Map inside a Map's items: Airflow does not map
+  inside a mapped group): one region task running those states through the reference interpreter.
+
+Trigger rules encode "only the states Step Functions would enter run": a unit reachable from
+several units runs when any of them succeeded and chose it; every other task ends skipped.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
+from asl_airflow.airflow.composite import AslEntryOperator, AslJoinOperator, AslRegionOperator
 from asl_airflow.airflow.operators import AslStateOperator, AslTaskOperator
 from asl_airflow.asl.definition import Definition
 from asl_airflow.asl.errors import AslValidationError
 from asl_airflow.asl.graph import StateGraph, task_id_for
-
-COMPILED_TYPES = frozenset({"Task", "Pass", "Choice", "Wait", "Succeed", "Fail"})  # Parallel, Map: issue 4
+from asl_airflow.asl.states import processor
 
 
 def _pointer(*parts: str) -> str:
     return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-def check_compilable(definition: Definition) -> None:
-    """Reject, with file and pointer, what this compiler cannot render yet (instead of failing at run time)."""
-    graph = StateGraph.from_machine(definition.document)
-    problems = []
-    for name, state in definition.states.items():
-        if state["Type"] not in COMPILED_TYPES:
-            problems.append(
-                f"{definition.source}:{_pointer('States', name, 'Type')}: {state['Type']} states are not "
-                "compiled to Airflow yet; run this machine with the local engine (asl-airflow run --engine local)"
-            )
-        elif state["Type"] == "Task":
-            from asl_airflow.integrations import resolve
+def _task_states(machine: dict[str, Any], path: tuple[str, ...]) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    """Every Task state of a machine, nested ones included, with its JSON pointer parts."""
+    out = []
+    for name, state in machine["States"].items():
+        here = (*path, "States", name)
+        if state["Type"] == "Task":
+            out.append((here, state))
+        for index, branch in enumerate(state.get("Branches", [])):
+            out.extend(_task_states(branch, (*here, "Branches", str(index))))
+        for key in ("ItemProcessor", "Iterator"):
+            if key in state:
+                out.extend(_task_states(state[key], (*here, key)))
+    return out
 
-            try:
-                resolve(state["Resource"])
-            except Exception as exc:
-                problems.append(f"{definition.source}:{_pointer('States', name, 'Resource')}: {exc}")
-    for loop in graph.loops():
-        problems.append(
-            f"{definition.source}:{_pointer('States', loop[0])}: the states {', '.join(loop)} form a loop; "
-            "loops are not compiled to Airflow yet; run this machine with the local engine"
-        )
+
+def check_compilable(definition: Definition) -> None:
+    """Reject, with file and pointer, a Task whose Resource no integration serves (at parse time,
+    not in the middle of a run)."""
+    from asl_airflow.integrations import resolve
+
+    problems = []
+    for path, state in _task_states(definition.document, ()):
+        try:
+            resolve(state["Resource"])
+        except Exception as exc:
+            problems.append(f"{definition.source}:{_pointer(*path, 'Resource')}: {exc}")
     if problems:
         raise AslValidationError(problems)
+
+
+@dataclass
+class _Scope:
+    """Where a (sub-)machine is rendered: the top level, a Parallel branch or a Map's items."""
+
+    entry_task_id: str | None = None  # the Parallel/Map entry task feeding this sub-machine's StartAt
+    nested: bool = False
+    mapped: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # task kwargs for every task in this scope
+
+
+@dataclass
+class _Unit:
+    names: list[str]
+    kind: str  # "state" | "parallel" | "map" | "region"
+    head: Any = None
+    tail: Any = None
+
+
+class _Compiler:
+    def __init__(self, definition: Definition, aws_conn_id: str, region_name: str | None,
+                 task_kwargs: dict[str, Any] | None) -> None:
+        self.definition = definition
+        self.aws = {"aws_conn_id": aws_conn_id, "region_name": region_name}
+        self.task_kwargs = dict(task_kwargs or {})
+
+    # -- units ----------------------------------------------------------------------------------
+
+    def units(self, machine: dict[str, Any], graph: StateGraph, scope: _Scope) -> list[_Unit]:
+        in_loop: dict[str, list[str]] = {}
+        for loop in graph.loops():
+            start = machine["StartAt"]
+            members = sorted(loop, key=lambda n: n != start)  # the StartAt first: it is where a run begins
+            for name in loop:
+                in_loop[name] = members
+        units: list[_Unit] = []
+        seen: set[str] = set()
+        for name, state in machine["States"].items():
+            if name in seen:
+                continue
+            if name in in_loop:
+                unit = _Unit(in_loop[name], "region")
+            elif state["Type"] in ("Parallel", "Map") and (
+                    state.get("Retry") or (state["Type"] == "Map" and scope.mapped)):
+                unit = _Unit([name], "region")
+            elif state["Type"] == "Parallel":
+                unit = _Unit([name], "parallel")
+            elif state["Type"] == "Map":
+                unit = _Unit([name], "map")
+            else:
+                unit = _Unit([name], "state")
+            seen.update(unit.names)
+            units.append(unit)
+        return units
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def render(self, machine: dict[str, Any], scope: _Scope) -> tuple[dict[str, _Unit], _Unit]:
+        """Create the tasks of one (sub-)machine in the current DAG/TaskGroup; returns name -> unit
+        and the unit holding its StartAt."""
+        graph = StateGraph.from_machine(machine)
+        units = self.units(machine, graph, scope)
+        of = {name: unit for unit in units for name in unit.names}
+        preds: dict[int, list[_Unit]] = {id(u): [] for u in units}
+        succs: dict[int, list[_Unit]] = {id(u): [] for u in units}
+        for unit in units:
+            for name in unit.names:
+                for target in graph.successors(name):
+                    other = of[target]
+                    if other is not unit and other not in succs[id(unit)]:
+                        succs[id(unit)].append(other)
+                        preds[id(other)].append(unit)
+        language = machine.get("QueryLanguage", self.definition.query_language)
+        taken: set[str] = set()
+        start_unit = of[machine["StartAt"]]
+        for unit in units:
+            kwargs: dict[str, Any] = {**self.task_kwargs, **scope.extra}
+            if len(preds[id(unit)]) > 1:
+                kwargs["trigger_rule"] = "none_failed_min_one_success"
+            if unit is start_unit:
+                if scope.entry_task_id:
+                    kwargs["entry_task_id"] = scope.entry_task_id
+                else:
+                    kwargs["is_start"] = True
+            kwargs["nested"] = scope.nested
+            self.create(unit, machine, language, kwargs, taken, scope)
+        if scope.mapped:
+            start_unit.head.lane_processor = machine
+        for unit in units:
+            unit.head.predecessors = {p.tail.task_id: p.names[0] for p in preds[id(unit)]}
+            unit.tail.successors = {name: s.head.task_id for s in succs[id(unit)] for name in s.names}
+            unit.tail.exclusive_successors = [
+                s.head.task_id for s in succs[id(unit)] if preds[id(s)] == [unit]]
+            for target in succs[id(unit)]:
+                unit.tail >> target.head
+            if not scope.nested:
+                unit.tail.ends_execution = any(state_ends_execution(machine["States"][n]) for n in unit.names)
+        return of, start_unit
+
+    def create(self, unit: _Unit, machine: dict[str, Any], language: str, kwargs: dict[str, Any],
+               taken: set[str], scope: _Scope) -> None:
+        name = unit.names[0]
+        state = machine["States"][name]
+        ql = state.get("QueryLanguage", language)
+        common = dict(kwargs, query_language=ql, state_machine_name=self.definition.name)
+        if unit.kind == "region":
+            suffix = "_loop" if len(unit.names) > 1 else ""
+            task = AslRegionOperator(task_id=task_id_for(name + suffix, taken), members=unit.names,
+                                     machine_states=machine["States"], **self.aws, **common)
+            unit.head = unit.tail = task
+        elif unit.kind == "state":
+            cls = AslTaskOperator if state["Type"] == "Task" else AslStateOperator
+            extra = self.aws if state["Type"] == "Task" else {}
+            task = cls(task_id=task_id_for(name, taken), state_name=name, state=state, **extra, **common)
+            unit.head = unit.tail = task
+        else:
+            self.composite(unit, name, state, common, taken, scope)
+
+    def composite(self, unit: _Unit, name: str, state: dict[str, Any], common: dict[str, Any],
+                  taken: set[str], scope: _Scope) -> None:
+        from airflow.sdk import TaskGroup, XComArg, task_group
+
+        group_id = task_id_for(name, taken)
+        head_kwargs = dict(common)
+        join_kwargs = {k: v for k, v in common.items() if k not in ("is_start", "entry_task_id", "trigger_rule")}
+        inner = dict(scope.extra)
+        with TaskGroup(group_id, tooltip=f"{state['Type']} state {name}"):
+            entry = AslEntryOperator(task_id="start", state_name=name, state=state, task_display_name=name,
+                                     **self.aws, **head_kwargs)
+            tails: list[dict[str, str]] = []
+            starts: list[str] = []
+            if state["Type"] == "Parallel":
+                heads = []
+                for index, branch in enumerate(state["Branches"]):
+                    with TaskGroup(f"branch_{index + 1}", tooltip=f"branch {index + 1} of {name}"):
+                        of, start = self.render(branch, _Scope(entry.task_id, True, scope.mapped, inner))
+                    entry >> start.head
+                    heads.append(start.head.task_id)
+                    tails.append({n: u.tail.task_id for n, u in of.items()})
+                    starts.append(branch["StartAt"])
+                entry.branch_starts = heads
+                join = AslJoinOperator(task_id="join", entry_task_id=entry.task_id, branch_tails=tails,
+                                       branch_starts=starts, state_name=name, state=state,
+                                       task_display_name=f"{name} (join)", **self.aws, **join_kwargs)
+                for branch_tails in tails:
+                    for task_id in set(branch_tails.values()):
+                        entry.dag.get_task(task_id) >> join
+            else:
+                proc = processor(state)
+                concurrency = state.get("MaxConcurrency")
+                item_extra = dict(inner)
+                if isinstance(concurrency, int) and concurrency > 0:
+                    item_extra["max_active_tis_per_dagrun"] = concurrency
+                found: dict[str, Any] = {}
+
+                @task_group(group_id="items", tooltip=f"the items of {name}, one mapped group per item")
+                def items(lane: Any) -> None:
+                    of, start = self.render(proc, _Scope(entry.task_id, True, True, item_extra))
+                    found["of"], found["start"] = of, start
+
+                items.expand(lane=XComArg(entry))
+                of, start = found["of"], found["start"]
+                tails.append({n: u.tail.task_id for n, u in of.items()})
+                starts.append(proc["StartAt"])
+                join = AslJoinOperator(task_id="join", entry_task_id=entry.task_id, branch_tails=tails,
+                                       branch_starts=starts, mapped_items=True, item_head=start.head.task_id,
+                                       state_name=name, state=state, task_display_name=f"{name} (join)",
+                                       **self.aws, **join_kwargs)
+                for task_id in set(tails[0].values()) | {start.head.task_id}:
+                    entry.dag.get_task(task_id) >> join
+        unit.head, unit.tail = entry, join
+
+
+def state_ends_execution(state: dict[str, Any]) -> bool:
+    return state["Type"] == "Succeed" or (state["Type"] != "Fail" and state.get("End") is True)
 
 
 def compile_states(
@@ -55,41 +244,8 @@ def compile_states(
     region_name: str | None = None,
     task_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, AslStateOperator]:
-    """Create one task per state in the current DAG/TaskGroup context; returns state name -> task."""
+    """Create the machine's tasks in the current DAG/TaskGroup context; returns state name -> first task."""
     check_compilable(definition)
-    graph = StateGraph.from_machine(definition.document)
-    taken: set[str] = set()
-    ids = {name: task_id_for(name, taken) for name in definition.states}
-    tasks: dict[str, AslStateOperator] = {}
-    for name, state in definition.states.items():
-        preds = graph.predecessors(name)
-        kwargs: dict[str, Any] = dict(task_kwargs or {})
-        kwargs.update(
-            task_id=ids[name],
-            state_name=name,
-            state=state,
-            query_language=state.get("QueryLanguage", definition.query_language),
-            state_machine_name=definition.name,
-            is_start=name == definition.start_at,
-        )
-        if len(preds) > 1:
-            kwargs["trigger_rule"] = "none_failed_min_one_success"
-        if state["Type"] == "Task":
-            tasks[name] = AslTaskOperator(aws_conn_id=aws_conn_id, region_name=region_name, **kwargs)
-        else:
-            tasks[name] = AslStateOperator(**kwargs)
-    # wire with the final task ids (a TaskGroup prefixes them with its group id)
-    for name, task in tasks.items():
-        succs = graph.successors(name)
-        task.predecessors = {tasks[p].task_id: p for p in graph.predecessors(name)}
-        task.successors = {s: tasks[s].task_id for s in succs}
-        task.exclusive_successors = [tasks[s].task_id for s in succs if graph.predecessors(s) == [name]]
-        for target in succs:
-            task >> tasks[target]
-        # where the execution can end SUCCEEDED: what runs "after the machine succeeded" hangs here
-        task.ends_execution = state_ends_execution(definition.states[name])
-    return tasks
-
-
-def state_ends_execution(state: dict[str, Any]) -> bool:
-    return state["Type"] == "Succeed" or (state["Type"] != "Fail" and state.get("End") is True)
+    compiler = _Compiler(definition, aws_conn_id, region_name, task_kwargs)
+    of, _ = compiler.render(definition.document, _Scope())
+    return {name: unit.head for name, unit in of.items()}

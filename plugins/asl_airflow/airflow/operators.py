@@ -25,10 +25,8 @@ from asl_airflow.asl.context import ExecutionInfo, iso_now
 from asl_airflow.asl.errors import AslError
 from asl_airflow.asl.history import details_key, dumps, resource_details, task_event_family
 
-NEXT_KEY = "asl_next"  # the state this task chose (None: the execution/branch ends here)
-VARIABLES_KEY = "asl_variables"  # workflow variables after this state (only when Assign is used)
-EVENTS_KEY = "asl_events"  # this state's Step Functions history events
-ERROR_KEY = "asl_error"  # {"Error", "Cause"} when this state ended the execution failed
+STATE_KEY = "asl_state"  # one record per state task: {"next", "output", "variables", "events", "error", "index"}
+ENTRY_KEY = "asl_entry"  # a Parallel/Map entry task: {"input", "variables"} handed to its branches / items
 _PROGRESS = "asl_progress"  # task_state_store: retry counters, events of earlier tries, pending call
 
 _STATE_COLORS = {
@@ -44,6 +42,12 @@ def execution_name(run_id: str, dag_id: str) -> str:
     if _EXECUTION_NAME.match(run_id) and len(run_id) <= 63:
         return run_id
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"asl-airflow/{dag_id}/{run_id}"))
+
+
+def map_index(ti: Any) -> int:
+    """The task instance's map index; -1 for a task outside any mapped group."""
+    index = getattr(ti, "map_index", None)
+    return index if isinstance(index, int) and index >= 0 else -1
 
 
 def execution_info(context: Any, state_machine_name: str) -> ExecutionInfo:
@@ -78,6 +82,8 @@ class AslStateOperator(BaseOperator):
         successors: dict[str, str] | None = None,
         exclusive_successors: list[str] | None = None,
         is_start: bool = False,
+        entry_task_id: str | None = None,
+        nested: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("task_display_name", state_name)
@@ -93,20 +99,44 @@ class AslStateOperator(BaseOperator):
         self.successors = successors or {}  # state name -> task_id
         self.exclusive_successors = exclusive_successors or []  # task ids only this task can choose
         self.is_start = is_start
+        self.entry_task_id = entry_task_id  # first state of a branch/item: input from this entry task
+        self.nested = nested  # inside a Parallel branch or Map item: the join reports this state
+        self.names = [state_name]  # the states a predecessor may choose to start this task
+        self.lane_processor: dict[str, Any] | None = None  # first task of a Map's items: the ItemProcessor
         self.ui_color = _STATE_COLORS.get(self.state_type, "#ffffff")
 
     # -- input ----------------------------------------------------------------------------------
 
     def state_input(self, context: Any) -> tuple[Any, dict[str, Any]]:
         """The input and variables handed over by whichever upstream state chose this one."""
+        data, variables, _ = self.chosen_input(context)
+        return data, variables
+
+    def chosen_input(self, context: Any) -> tuple[Any, dict[str, Any], str]:
+        """``(input, variables, state name chosen)``; skips this task when Step Functions would not enter it."""
         ti = context["ti"]
         if self.is_start:
-            return execution_info(context, self.state_machine_name).input, {}
+            return execution_info(context, self.state_machine_name).input, {}, self.names[0]
+        index = map_index(ti)
+        if self.entry_task_id:
+            # a Map's items read their Map's (unmapped) entry; a branch reads its Parallel's, which is
+            # mapped like this task when the Parallel sits inside a Map's items
+            item_start = self.lane_processor is not None
+            entry_index = -1 if item_start else index
+            entry = ti.xcom_pull(task_ids=self.entry_task_id, key=ENTRY_KEY, map_indexes=entry_index)
+            if entry is not None and not entry["failed"]:
+                if item_start:  # its own item, pushed by the Map's entry task for this index
+                    item = ti.xcom_pull(task_ids=self.entry_task_id, key=f"asl_item_{index}", map_indexes=-1)
+                    if entry.get("lanes"):  # more items than mapped tasks: this lane runs its items in turn
+                        from asl_airflow.airflow.composite import run_lane
+
+                        run_lane(self, context, item, entry["variables"] or {})
+                    return item, dict(entry["variables"] or {}), self.names[0]
+                return entry["input"], dict(entry["variables"] or {}), self.names[0]
         for task_id in self.predecessors:
-            if ti.xcom_pull(task_ids=task_id, key=NEXT_KEY) == self.state_name:
-                data = ti.xcom_pull(task_ids=task_id)
-                variables = ti.xcom_pull(task_ids=task_id, key=VARIABLES_KEY) or {}
-                return data, variables
+            record = ti.xcom_pull(task_ids=task_id, key=STATE_KEY, map_indexes=index)
+            if record and record.get("error") is None and record.get("next") in self.names:
+                return record["output"], record.get("variables") or {}, record["next"]
         raise AirflowSkipException(f"Step Functions would not enter {self.state_name!r} in this execution")
 
     def env(self, context: Any, variables: dict[str, Any], entered: str | None = None,
@@ -118,33 +148,47 @@ class AslStateOperator(BaseOperator):
 
     # -- output ---------------------------------------------------------------------------------
 
-    def finish(self, context: Any, outcome: states.Outcome, events: list[dict[str, Any]]) -> Any:
+    def finish(self, context: Any, outcome: states.Outcome, events: list[dict[str, Any]],
+               exited: bool = True) -> Any:
         """Push the outcome, record the history, skip what this state did not choose."""
         _check_size(outcome.output, self.state_name)
-        ti = context["ti"]
-        if self.state_type != "Fail":
+        if exited and self.state_type != "Fail":
             events.append(_event(f"{self.state_type}StateExited", "stateExitedEventDetails",
                                  {"name": self.state_name, "output": dumps(outcome.output)}))
-        ti.xcom_push(key=EVENTS_KEY, value=events)
-        ti.xcom_push(key=NEXT_KEY, value=outcome.next)
-        if outcome.variables:
-            ti.xcom_push(key=VARIABLES_KEY, value=outcome.variables)
+        self.push_record(context, outcome.output, outcome.next, outcome.variables, events)
         chosen = self.successors.get(outcome.next) if outcome.next else None
-        skip = [t for t in self.exclusive_successors if t != chosen]
+        skip: list[Any] = [t for t in self.exclusive_successors if t != chosen]
+        index = map_index(context["ti"])
+        if skip and index >= 0:
+            skip = [(t, index) for t in skip]  # only this item's tasks, not the other items'
         if skip:
-            ti.xcom_push(key="return_value", value=outcome.output)
+            context["ti"].xcom_push(key="return_value", value=outcome.output)
             raise DownstreamTasksSkipped(tasks=skip)
         return outcome.output
+
+    def push_record(self, context: Any, output: Any, next_: str | None, variables: dict[str, Any] | None,
+                    events: list[dict[str, Any]], error: AslError | None = None, **extra: Any) -> None:
+        """The one record other tasks read: the successor chosen, the data, variables, history events
+        and, when the state failed, its error (a join reads it to fail or catch its branch)."""
+        ti = context["ti"]
+        record = {
+            "index": map_index(ti),
+            "next": next_,
+            "output": output,
+            "variables": variables or None,
+            "events": events,
+            "error": {"Error": error.error, "Cause": error.cause} if error is not None else None,
+            **extra,
+        }
+        ti.xcom_push(key=STATE_KEY, value=record)
 
     def entered_event(self, data: Any) -> dict[str, Any]:
         return _event(f"{self.state_type}StateEntered", "stateEnteredEventDetails",
                       {"name": self.state_name, "input": dumps(data)})
 
     def fail_execution(self, context: Any, error: AslError, events: list[dict[str, Any]]) -> None:
-        """End the run FAILED with the state's Error and Cause, bypassing any retry."""
-        ti = context["ti"]
-        ti.xcom_push(key=EVENTS_KEY, value=events)
-        ti.xcom_push(key=ERROR_KEY, value={"Error": error.error, "Cause": error.cause})
+        """End the run (or, inside a branch, the branch) FAILED with Error and Cause, bypassing any retry."""
+        self.push_record(context, None, None, None, events, error)
         raise AirflowFailException(f"{error.error}: {error.cause}" if error.cause else str(error.error))
 
     # -- execution ------------------------------------------------------------------------------
@@ -261,6 +305,22 @@ class AslTaskOperator(AslStateOperator):
             return self._failed(context, progress, data, env, exc, entry, call)
         return self._succeeded(context, progress, data, env, result)
 
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
+        """A trigger that timed out or failed is this state's failure (``States.Timeout`` /
+        ``States.TaskFailed``), so Retry and Catch see it like any other error."""
+        from airflow.sdk.exceptions import TaskDeferralError
+
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except TaskDeferralError as exc:
+            progress = self._progress(context)
+            data, variables = progress.get("data"), progress.get("variables") or {}
+            env = self.env(context, variables, progress.get("entered"), sum(progress.get("counters", [])))
+            timed_out = type(exc).__name__ == "TaskDeferralTimeout"
+            error = AslError(asl_errors.TIMEOUT if timed_out else asl_errors.TASK_FAILED,
+                             "The task timed out" if timed_out else str(exc))
+            return self._failed(context, progress, data, env, error, None, None)
+
     def resume_service(self, context: Any, event: Any = None) -> Any:
         """Back from the provider's trigger: let the provider operator finish, then shape the output."""
         from asl_airflow.integrations import make_call
@@ -323,9 +383,7 @@ class AslTaskOperator(AslStateOperator):
         if catcher is not None:
             outcome = states.catch_outcome(catcher, data, error, env, self.query_language)
             return self.finish(context, outcome, progress["events"])
-        ti = context["ti"]
-        ti.xcom_push(key=EVENTS_KEY, value=progress["events"])
-        ti.xcom_push(key=ERROR_KEY, value={"Error": error.error, "Cause": error.cause})
+        self.push_record(context, None, None, None, progress["events"], error)
         raise AslStateFailed(error.error, error.cause) from exc
 
 

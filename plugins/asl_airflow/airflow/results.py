@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asl_airflow.airflow.operators import ERROR_KEY, EVENTS_KEY, NEXT_KEY
+from asl_airflow.airflow.operators import STATE_KEY
 from asl_airflow.asl.history import dumps
 
 
@@ -37,18 +37,18 @@ class StateRun:
 
 
 def _xcoms(dag_id: str, run_id: str, session: Any) -> dict[tuple[str, str], Any]:
+    """The unmapped tasks' XComs: the top-level states' records and outputs (mapped item tasks
+    are reported by their Map's join)."""
     from airflow.models.xcom import XComModel
     from sqlalchemy import select
 
     rows = session.execute(
-        select(XComModel.task_id, XComModel.key, XComModel.value, XComModel.map_index).where(
-            XComModel.dag_id == dag_id, XComModel.run_id == run_id
+        select(XComModel.task_id, XComModel.key, XComModel.value).where(
+            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.map_index == -1,
+            XComModel.key.in_((STATE_KEY, "return_value")),
         )
     ).all()
-    out: dict[tuple[str, str], Any] = {}
-    for task_id, key, value, _map_index in rows:
-        out[(task_id, key)] = XComModel.deserialize_value(_Row(value))
-    return out
+    return {(task_id, key): XComModel.deserialize_value(_Row(value)) for task_id, key, value in rows}
 
 
 class _Row:
@@ -66,8 +66,11 @@ def execution_result(dag: Any, dag_run: Any, with_history: bool = True) -> dict[
         tis = dag_run.get_task_instances(session=session)
         xcoms = _xcoms(dag_run.dag_id, dag_run.run_id, session)
         runs = []
+        nested: set[str] = set()
         for ti in tis:
             task = dag.get_task(ti.task_id) if dag.has_task(ti.task_id) else None
+            if getattr(task, "nested", False) or ti.map_index >= 0:
+                nested.add(ti.task_id)
             runs.append(StateRun(
                 ti.task_id,
                 getattr(task, "state_name", ti.task_id),
@@ -80,18 +83,19 @@ def execution_result(dag: Any, dag_run: Any, with_history: bool = True) -> dict[
         conf = dag_run.conf or {}
         started = dag_run.start_date
     ran = sorted((r for r in runs if r.start), key=lambda r: (r.start, r.task_id))
+    top = [r for r in ran if r.task_id not in nested and (r.task_id, STATE_KEY) in xcoms]
     output = None
     error = cause = None
-    for r in ran:
-        if (r.task_id, ERROR_KEY) in xcoms:
-            err = xcoms[(r.task_id, ERROR_KEY)] or {}
-            error, cause = err.get("Error"), err.get("Cause")
-        if r.status == "success" and (r.task_id, NEXT_KEY) in xcoms and xcoms[(r.task_id, NEXT_KEY)] is None:
-            output = xcoms.get((r.task_id, "return_value"))
+    for r in top:
+        record = xcoms[(r.task_id, STATE_KEY)] or {}
+        if record.get("error"):
+            error, cause = record["error"].get("Error"), record["error"].get("Cause")
+        elif r.status == "success" and record.get("next") is None:
+            output = record.get("output")
     failed = str(dag_run.state) == "failed" or error is not None
     status = "FAILED" if failed else "SUCCEEDED"
     if failed and error is None:
-        bad = next((r for r in ran if r.status in ("failed", "upstream_failed")), None)
+        bad = next((r for r in ran if r.status in ("failed", "upstream_failed") and r.task_id not in nested), None)
         error, cause = "States.Runtime", f"task {bad.task_id if bad else '?'} failed"
     result: dict[str, Any] = {
         "status": status,
@@ -105,8 +109,8 @@ def execution_result(dag: Any, dag_run: Any, with_history: bool = True) -> dict[
             "type": "ExecutionStarted",
             "executionStartedEventDetails": {"input": dumps(conf)},
         }]
-        for r in ran:
-            events.extend(xcoms.get((r.task_id, EVENTS_KEY)) or [])
+        for r in top:
+            events.extend((xcoms[(r.task_id, STATE_KEY)] or {}).get("events") or [])
         if failed:
             details = {k: v for k, v in (("error", error), ("cause", cause)) if v is not None}
             events.append({"type": "ExecutionFailed", "executionFailedEventDetails": details})

@@ -43,19 +43,28 @@ class StateGraph:
                 graph.edges.append(Edge(name, catcher["Next"], "catch", "catch " + ",".join(catcher["ErrorEquals"])))
         return graph
 
+    def _adjacency(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """Successor and predecessor lists, built once (compiling 5,000 states stays linear)."""
+        cached = self.__dict__.get("_adjacent")
+        if cached is None or cached[0] != len(self.edges):
+            succ: dict[str, list[str]] = {}
+            pred: dict[str, list[str]] = {}
+            for edge in self.edges:
+                targets = succ.setdefault(edge.source, [])
+                if edge.target not in targets:
+                    targets.append(edge.target)
+                sources = pred.setdefault(edge.target, [])
+                if edge.source not in sources:
+                    sources.append(edge.source)
+            cached = (len(self.edges), succ, pred)
+            self.__dict__["_adjacent"] = cached
+        return cached[1], cached[2]
+
     def successors(self, name: str) -> list[str]:
-        seen: list[str] = []
-        for edge in self.edges:
-            if edge.source == name and edge.target not in seen:
-                seen.append(edge.target)
-        return seen
+        return list(self._adjacency()[0].get(name, ()))
 
     def predecessors(self, name: str) -> list[str]:
-        seen: list[str] = []
-        for edge in self.edges:
-            if edge.target == name and edge.source not in seen:
-                seen.append(edge.source)
-        return seen
+        return list(self._adjacency()[1].get(name, ()))
 
     def strongly_connected(self) -> list[list[str]]:
         """Strongly connected components (Tarjan, iterative), in reverse topological order.

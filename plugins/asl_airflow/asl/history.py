@@ -73,6 +73,14 @@ class History:
         self.events.append(event)
         return event
 
+    def extend(self, events: list[dict[str, Any]]) -> None:
+        """Append events recorded elsewhere (a branch task's own record), renumbered in this history."""
+        for recorded in events:
+            event = dict(recorded)
+            event["id"] = len(self.events) + 1
+            event["previousEventId"] = len(self.events)
+            self.events.append(event)
+
     def state_entered(self, state_type: str, name: str, input_: Any) -> None:
         key = "stateEnteredEventDetails"
         self.add(f"{_PREFIX[state_type]}StateEntered", key, {"name": name, "input": dumps(input_)})

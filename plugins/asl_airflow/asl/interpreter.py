@@ -55,7 +55,7 @@ class ExecutionResult:
         return out
 
 
-class _BranchFailed(Exception):
+class BranchFailed(Exception):
     """A Map iteration or Parallel branch failed with ``error`` (kept apart from the state's own errors)."""
 
     def __init__(self, error: errors.AslError) -> None:
@@ -258,22 +258,37 @@ class Interpreter:
                 self.history.add("ParallelStateStarted", None)
                 start = len(self.history.events)
                 outputs = []
-                for branch in state["Branches"]:
-                    outputs.append(self._run_branch(branch, branch_input, env, ql))
+                for index, branch in enumerate(state["Branches"]):
+                    outputs.append(self.branch(branch, branch_input, env, ql, index))
                 _merge_parallel_events(self.history.events, start)
                 try:
                     return self._guard(env, states.parallel_output, state, data, outputs, env, ql)
                 except errors.AslError as exc:
                     raise self._located(exc, env.state_name) from None
-            except (errors.AslError, _BranchFailed) as failure:
-                exc = failure.error if isinstance(failure, _BranchFailed) else failure
-                if isinstance(failure, _BranchFailed) or exc.error != errors.RUNTIME:
+            except (errors.AslError, BranchFailed) as failure:
+                exc = failure.error if isinstance(failure, BranchFailed) else failure
+                if isinstance(failure, BranchFailed) or exc.error != errors.RUNTIME:
                     step = retry.next_retry(state.get("Retry", []), exc.error, counters)
                     if step.retry:
                         self.sleep(step.delay or 0)
                         continue
                     self.history.add("ParallelStateFailed", None)
                 return self._catch(state, data, env, ql, exc)
+
+    def branch(self, machine: dict[str, Any], input_: Any, env: states.StateEnv, ql: str, index: int) -> Any:
+        """Parallel branch ``index``; raises :class:`BranchFailed`. The Airflow join overrides this
+        (and :meth:`iteration`, :meth:`child_iteration`) to replay what the branch tasks recorded."""
+        return self._run_branch(machine, input_, env, ql)
+
+    def iteration(self, machine: dict[str, Any], input_: Any, env: states.StateEnv, ql: str, index: int) -> Any:
+        """Inline Map iteration ``index``; raises :class:`BranchFailed`."""
+        return self._run_branch(machine, input_, env, ql)
+
+    def child_iteration(self, machine: dict[str, Any], input_: Any, env: states.StateEnv, ql: str,
+                        index: int) -> Any:
+        """Distributed Map item ``index``: a child execution outside this history; raises AslError."""
+        child = Interpreter(self.document, self.invoker, self.sleep)
+        return child.run_states(machine, input_, env.execution, {}, language=ql)
 
     def _run_branch(self, machine: dict[str, Any], input_: Any, env: states.StateEnv, ql: str,
                     variables: dict[str, Any] | None = None, map_item: dict[str, Any] | None = None) -> Any:
@@ -285,7 +300,7 @@ class Interpreter:
         except errors.AslError as exc:
             error = errors.AslError(exc.error, exc.cause)
             error.located = True  # type: ignore[attr-defined]
-            raise _BranchFailed(error) from exc
+            raise BranchFailed(error) from exc
 
     # -- Map ------------------------------------------------------------------------------------
 
@@ -322,9 +337,9 @@ class Interpreter:
                     return self._guard(env, states.map_output, state, data, results, env, ql)
                 except errors.AslError as exc:
                     raise self._located(exc, name) from None
-            except (errors.AslError, _BranchFailed) as failure:
-                exc = failure.error if isinstance(failure, _BranchFailed) else failure
-                if isinstance(failure, _BranchFailed) or exc.error != errors.RUNTIME:
+            except (errors.AslError, BranchFailed) as failure:
+                exc = failure.error if isinstance(failure, BranchFailed) else failure
+                if isinstance(failure, BranchFailed) or exc.error != errors.RUNTIME:
                     step = retry.next_retry(state.get("Retry", []), exc.error, counters)
                     if step.retry:
                         self.sleep(step.delay or 0)
@@ -349,8 +364,8 @@ class Interpreter:
             details = {"name": env.state_name, "index": index}
             self.history.add("MapIterationStarted", "mapIterationStartedEventDetails", details)
             try:
-                results.append(self._run_branch(machine, item_input, env, ql))
-            except _BranchFailed:
+                results.append(self.iteration(machine, item_input, env, ql, index))
+            except BranchFailed:
                 self.history.add("MapIterationFailed", "mapIterationFailedEventDetails", details)
                 raise
             self.history.add("MapIterationSucceeded", "mapIterationSucceededEventDetails", details)
@@ -375,10 +390,9 @@ class Interpreter:
         results: list[Any] = []
         failed = 0
         last_error: errors.AslError | None = None
-        for item_input in inputs:
-            child = Interpreter(self.document, self.invoker, self.sleep)
+        for index, item_input in enumerate(inputs):
             try:
-                results.append(child.run_states(machine, item_input, env.execution, {}, language=ql))
+                results.append(self.child_iteration(machine, item_input, env, ql, index))
             except errors.AslError as exc:
                 failed += 1
                 last_error = exc
@@ -388,7 +402,7 @@ class Interpreter:
             cause = "The specified tolerated failure threshold was exceeded"
             if last_error is not None and tolerance == (None, None):
                 cause = f"{cause}: {last_error.error}"
-            raise _BranchFailed(errors.AslError(errors.EXCEED_TOLERATED_FAILURE_THRESHOLD, cause))
+            raise BranchFailed(errors.AslError(errors.EXCEED_TOLERATED_FAILURE_THRESHOLD, cause))
         self.history.add("MapRunSucceeded", None)
         return results
 

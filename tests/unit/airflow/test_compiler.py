@@ -77,3 +77,70 @@ def test_unsupported_resource_is_reported_with_file_and_pointer():
         asl_dag({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::nope:x",
                                                    "End": True}}}, dag_id="x")
     assert "<definition>:/States/T/Resource" in info.value.problems[0]
+
+
+PARALLEL_MAP_LOOP = {
+    "StartAt": "Fan out",
+    "States": {
+        "Fan out": {"Type": "Parallel", "Next": "Each", "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}},
+            {"StartAt": "B", "States": {"B": {"Type": "Pass", "Next": "C"}, "C": {"Type": "Succeed"}}},
+        ]},
+        "Each": {"Type": "Map", "MaxConcurrency": 3, "Next": "Poll", "ItemProcessor": {
+            "StartAt": "Item", "States": {"Item": {"Type": "Pass", "End": True}}}},
+        "Poll": {"Type": "Wait", "Seconds": 5, "Next": "Done?"},
+        "Done?": {"Type": "Choice", "Choices": [{"Variable": "$.done", "BooleanEquals": True, "Next": "End"}],
+                  "Default": "Poll"},
+        "End": {"Type": "Succeed"},
+    },
+}
+
+
+def test_parallel_is_a_task_group_per_branch_between_an_entry_and_a_join():
+    dag = asl_dag(PARALLEL_MAP_LOOP, dag_id="x")
+    group = dag.task_group.children["Fan_out"]
+    assert set(group.children) == {"Fan_out.start", "Fan_out.branch_1", "Fan_out.branch_2", "Fan_out.join"}
+    assert dag.get_task("Fan_out.start").downstream_task_ids == {"Fan_out.branch_1.A", "Fan_out.branch_2.B"}
+    join = dag.get_task("Fan_out.join")
+    assert join.upstream_task_ids == {"Fan_out.branch_1.A", "Fan_out.branch_2.B", "Fan_out.branch_2.C"}
+    assert join.trigger_rule == "all_done"
+    assert dag.get_task("Fan_out.start").task_display_name == "Fan out"
+    assert dag.get_task("Fan_out.branch_2.C").nested
+
+
+def test_map_items_are_a_mapped_task_group_with_max_concurrency():
+    from airflow.sdk.definitions.taskgroup import MappedTaskGroup
+
+    dag = asl_dag(PARALLEL_MAP_LOOP, dag_id="x")
+    items = dag.task_group.children["Each"].children["Each.items"]
+    assert isinstance(items, MappedTaskGroup)
+    item = dag.get_task("Each.items.Item")
+    assert item.max_active_tis_per_dagrun == 3
+    assert dag.get_task("Each.join").upstream_task_ids == {"Each.items.Item"}
+    assert dag.get_task("Fan_out.join").downstream_task_ids == {"Each.start"}
+
+
+def test_a_loop_is_one_region_task():
+    from asl_airflow.airflow.composite import AslRegionOperator
+
+    dag = asl_dag(PARALLEL_MAP_LOOP, dag_id="x")
+    region = dag.get_task("Poll_loop")
+    assert isinstance(region, AslRegionOperator)
+    assert region.members == ["Poll", "Done?"]
+    assert region.task_display_name == "loop: Poll → Done?"
+    assert dag.get_task("Each.join").downstream_task_ids == {"Poll_loop"}
+    assert region.downstream_task_ids == {"End"}
+
+
+def test_parallel_with_retry_and_map_inside_map_run_as_one_region_task():
+    from asl_airflow.airflow.composite import AslRegionOperator
+
+    inner = {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": True}}}
+    machine = {"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "Retry": [{"ErrorEquals": ["States.ALL"]}], "Branches": [inner], "Next": "M"},
+        "M": {"Type": "Map", "End": True, "ItemProcessor": {"StartAt": "Inner", "States": {
+            "Inner": {"Type": "Map", "ItemProcessor": inner, "End": True}}}},
+    }}
+    dag = asl_dag(machine, dag_id="x")
+    assert isinstance(dag.get_task("P"), AslRegionOperator)
+    assert isinstance(dag.get_task("M.items.Inner"), AslRegionOperator)

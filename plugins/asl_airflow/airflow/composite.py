@@ -1,0 +1,337 @@
+"""Parallel, Map and loops as Airflow tasks.
+
+A Parallel or Map state is an *entry* task (evaluates the branch input or the items and hands them
+over), the branches' or items' own tasks (TaskGroups; a mapped TaskGroup for Map items) and a *join*
+task. The join replays what the branch tasks recorded through the reference interpreter's own
+Parallel/Map code (:class:`~asl_airflow.asl.interpreter.Interpreter` with its branch hooks answered from
+the records), so the output array, ResultSelector/ResultPath, tolerated failures, Catch and the
+history are exactly the interpreter's.
+
+A loop (a strongly connected set of states) cannot be an Airflow graph, so it is one *region* task
+that runs its states through the reference interpreter, deferring on each of its Wait states.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowSkipException, DownstreamTasksSkipped
+
+from asl_airflow.airflow.operators import ENTRY_KEY, STATE_KEY, AslStateOperator, execution_info, map_index
+from asl_airflow.asl import errors as asl_errors
+from asl_airflow.asl import states
+from asl_airflow.asl.context import iso_now
+from asl_airflow.asl.errors import AslError
+from asl_airflow.asl.interpreter import BranchFailed, Interpreter, _item_inputs
+
+_REGION_PROGRESS = "asl_region"
+
+
+def _invoker(aws_conn_id: str, region_name: str | None) -> Any:
+    """Service calls made from inside an interpreter run (loop regions, ItemReader, ResultWriter)."""
+    from asl_airflow.integrations.invoker import LocalInvoker
+
+    return LocalInvoker(aws_conn_id=aws_conn_id, region_name=region_name)
+
+
+def _max_map_length() -> int:
+    from airflow.sdk.configuration import conf
+
+    return conf.getint("core", "max_map_length", fallback=1024)
+
+
+class AslEntryOperator(AslStateOperator):
+    """The start of a Parallel or Map state: evaluates what its branches or items receive.
+
+    A Map pushes one XCom per item (``asl_item_<i>``) and returns the list of lanes the item
+    TaskGroup is mapped over. More items than ``[core] max_map_length`` are spread over that many
+    lanes, each running its items one after the other through the reference interpreter.
+    When the evaluation fails, nothing runs below and the join reports the error exactly as Step
+    Functions does (it evaluates again, with the same result).
+    """
+
+    def __init__(self, *, aws_conn_id: str = "aws_default", region_name: str | None = None,
+                 branch_starts: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.branch_starts = branch_starts or []  # Parallel: the first task of each branch
+
+    def execute(self, context: Any) -> Any:
+        data, variables = self.state_input(context)
+        ti = context["ti"]
+        env = self.env(context, variables)
+        entry: dict[str, Any] = {"data": data, "variables": variables, "entered": env.entered_time,
+                                 "input": None, "failed": False, "lanes": None}
+        try:
+            if self.state_type == "Parallel":
+                entry["input"] = states.parallel_branch_input(self.state, data, env, self.query_language)
+                ti.xcom_push(key=ENTRY_KEY, value=entry)
+                return None
+            inputs = self._item_inputs(data, env)
+        except AslError:
+            entry["failed"] = True
+            ti.xcom_push(key=ENTRY_KEY, value=entry)
+            if self.branch_starts:
+                raise DownstreamTasksSkipped(tasks=self.branch_starts) from None
+            return []
+        limit = _max_map_length()
+        if len(inputs) <= limit:
+            for index, item in enumerate(inputs):
+                ti.xcom_push(key=f"asl_item_{index}", value=item)
+            lanes = len(inputs)
+        else:
+            size = math.ceil(len(inputs) / limit)
+            lanes = math.ceil(len(inputs) / size)
+            entry["lanes"] = size
+            for lane in range(lanes):
+                chunk = list(enumerate(inputs))[lane * size:(lane + 1) * size]
+                ti.xcom_push(key=f"asl_item_{lane}", value=[[i, item] for i, item in chunk])
+        ti.xcom_push(key=ENTRY_KEY, value=entry)
+        return list(range(lanes))
+
+    def _item_inputs(self, data: Any, env: states.StateEnv) -> list[Any]:
+        ql = self.query_language
+        if "ItemReader" in self.state:
+            resource, params = states.item_reader_request(self.state, data, env, ql)
+            items = list(_invoker(self.aws_conn_id, self.region_name)(resource, params, self.state, env) or [])
+            limit = states.reader_max_items(self.state, data, env, ql)
+            if limit is not None:
+                items = items[:limit]
+        else:
+            items = states.map_items(self.state, data, env, ql)
+        inputs = _item_inputs(self.state, data, items, env, ql)
+        return states.map_batches(self.state, data, inputs, env, ql)
+
+
+class _Recorded:
+    """What one branch or item did, read back from its tasks' records."""
+
+    def __init__(self, output: Any = None, error: dict[str, Any] | None = None,
+                 events: list[dict[str, Any]] | None = None) -> None:
+        self.output = output
+        self.error = error
+        self.events = events or []
+
+    def asl_error(self) -> AslError:
+        assert self.error is not None
+        return AslError(self.error.get("Error"), self.error.get("Cause"))
+
+
+def walk(records: dict[str, dict[str, Any] | None], start: str) -> _Recorded:
+    """Follow a branch from its first state through the records of the states it entered."""
+    events: list[dict[str, Any]] = []
+    name: str | None = start
+    seen = 0
+    while name is not None:
+        record = records.get(name)
+        seen += 1
+        if record is None or seen > len(records) + 1:
+            return _Recorded(error={"Error": asl_errors.RUNTIME,
+                                    "Cause": f"State {name!r} did not finish (its task failed without a result)"},
+                             events=events)
+        events.extend(record.get("events") or [])
+        if record.get("error") is not None:
+            return _Recorded(error=record["error"], events=events)
+        if record.get("next") is None:
+            return _Recorded(output=record.get("output"), events=events)
+        name = record["next"]
+    return _Recorded(events=events)
+
+
+class _Replay(Interpreter):
+    """The reference interpreter answering its branch/iteration hooks from recorded results."""
+
+    def __init__(self, branches: dict[int, _Recorded], invoker: Any = None) -> None:
+        super().__init__({}, invoker=invoker, sleep=lambda seconds: None)
+        self.recorded = branches
+
+    def _result(self, index: int, add_events: bool) -> Any:
+        recorded = self.recorded.get(index) or _Recorded(
+            error={"Error": asl_errors.RUNTIME, "Cause": f"branch {index} did not run"})
+        if add_events:
+            self.history.extend(recorded.events)
+        if recorded.error is not None:
+            error = recorded.asl_error()
+            error.located = True  # type: ignore[attr-defined]
+            raise BranchFailed(error)
+        return recorded.output
+
+    def branch(self, machine: dict[str, Any], input_: Any, env: states.StateEnv, ql: str, index: int) -> Any:
+        return self._result(index, True)
+
+    def iteration(self, machine: dict[str, Any], input_: Any, env: states.StateEnv, ql: str, index: int) -> Any:
+        return self._result(index, True)
+
+    def child_iteration(self, machine: dict[str, Any], input_: Any, env: states.StateEnv, ql: str,
+                        index: int) -> Any:
+        try:
+            return self._result(index, False)
+        except BranchFailed as failed:
+            raise failed.error from None
+
+
+class AslJoinOperator(AslStateOperator):
+    """The end of a Parallel or Map state: assembles the result from the branch/item records."""
+
+    def __init__(self, *, entry_task_id: str, branch_tails: list[dict[str, str]], branch_starts: list[str],
+                 mapped_items: bool = False, item_head: str | None = None, aws_conn_id: str = "aws_default",
+                 region_name: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("trigger_rule", "all_done")  # runs whatever the branches did
+        super().__init__(**kwargs)
+        self.join_entry_task_id = entry_task_id
+        self.branch_tails = branch_tails  # per branch: state name -> the task holding its record
+        self.branch_starts = branch_starts  # per branch: its StartAt
+        self.mapped_items = mapped_items
+        self.item_head = item_head  # Map: the first task of the item processor (records lanes run in a batch)
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+
+    def execute(self, context: Any) -> Any:
+        ti = context["ti"]
+        own_index = map_index(ti)
+        entry = ti.xcom_pull(task_ids=self.join_entry_task_id, key=ENTRY_KEY, map_indexes=own_index)
+        if entry is None:
+            raise AirflowSkipException(f"Step Functions would not enter {self.state_name!r} in this execution")
+        recorded = {} if entry["failed"] else (
+            self._items(ti, entry) if self.mapped_items else self._branches(ti, own_index))
+        invoker = None
+        if "ResultWriter" in self.state or "ItemReader" in self.state:
+            invoker = _invoker(self.aws_conn_id, self.region_name)
+        replay = _Replay(recorded, invoker)
+        variables = entry["variables"] or {}
+        env = states.StateEnv(execution_info(context, self.state_machine_name), self.state_name, variables,
+                              entry["entered"], state_type=self.state_type)
+        try:
+            outcome = replay.run_state(self.state_name, self.state, entry["data"], env, self.query_language)
+        except AslError as exc:
+            self.fail_execution(context, exc, replay.history.events)
+            raise
+        return self.finish(context, outcome, replay.history.events, exited=False)
+
+    def _branches(self, ti: Any, index: int) -> dict[int, _Recorded]:
+        tails = sorted({task_id for branch in self.branch_tails for task_id in branch.values()})
+        pulled = ti.xcom_pull(task_ids=tails, key=STATE_KEY, map_indexes=[index])
+        by_task = dict(zip(tails, pulled, strict=True))
+        out = {}
+        for number, (names, start) in enumerate(zip(self.branch_tails, self.branch_starts, strict=True)):
+            out[number] = walk({name: by_task.get(task_id) for name, task_id in names.items()}, start)
+        return out
+
+    def _items(self, ti: Any, entry: dict[str, Any]) -> dict[int, _Recorded]:
+        names = self.branch_tails[0]
+        start = self.branch_starts[0]
+        out: dict[int, _Recorded] = {}
+        if entry.get("lanes"):
+            for record in ti.xcom_pull(task_ids=[self.item_head], key=STATE_KEY) or []:
+                for item in (record or {}).get("batch") or []:
+                    out[item["index"]] = _Recorded(item.get("output"), item.get("error"), item.get("events"))
+            return out
+        tails = sorted(set(names.values()))
+        per_lane: dict[int, dict[str, dict[str, Any]]] = {}
+        for task_id in tails:
+            for record in ti.xcom_pull(task_ids=[task_id], key=STATE_KEY) or []:
+                if record is not None:
+                    per_lane.setdefault(record["index"], {})[task_id] = record
+        for lane, by_task in per_lane.items():
+            out[lane] = walk({name: by_task.get(task_id) for name, task_id in names.items()}, start)
+        return out
+
+
+class AslRegionOperator(AslStateOperator):
+    """A loop (or a state Airflow cannot lay out as tasks) run as one task by the reference interpreter.
+
+    The region's states run one after the other exactly as the local engine runs them; at a Wait
+    state of the region the task defers (no worker slot held) and resumes after it. The region
+    ends when a state chooses a state outside it; that state's task takes over.
+    """
+
+    def __init__(self, *, members: list[str], machine_states: dict[str, dict[str, Any]],
+                 aws_conn_id: str = "aws_default", region_name: str | None = None, **kwargs: Any) -> None:
+        names = list(members)
+        kwargs.setdefault("task_display_name", names[0] if len(names) == 1 else "loop: " + " → ".join(names))
+        super().__init__(state_name=names[0], state=machine_states[names[0]], **kwargs)
+        self.members = names
+        self.names = names
+        self.machine_states = {name: machine_states[name] for name in names}
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        if len(names) > 1:
+            self.state_type = "Loop"
+
+    def execute(self, context: Any) -> Any:
+        data, variables, start = self.chosen_input(context)
+        progress = {"name": start, "data": data, "variables": variables, "events": [], "waited": False}
+        return self._run(context, progress)
+
+    def resume_region(self, context: Any, event: Any = None) -> Any:
+        progress = context["task_state_store"].get(_REGION_PROGRESS)
+        progress["waited"] = True
+        return self._run(context, progress)
+
+    def _run(self, context: Any, progress: dict[str, Any]) -> Any:
+        interpreter = Interpreter({"QueryLanguage": self.query_language}, _invoker(self.aws_conn_id, self.region_name))
+        interpreter.history.events = progress["events"]
+        name, data, variables = progress["name"], progress["data"], progress["variables"] or {}
+        execution = execution_info(context, self.state_machine_name)
+        try:
+            while name in self.machine_states:
+                state = self.machine_states[name]
+                env = states.StateEnv(execution, name, variables, iso_now(), state_type=state["Type"])
+                ql = states.query_language(state, self.query_language)
+                if state["Type"] == "Wait":
+                    if progress.get("waited"):
+                        progress["waited"] = False
+                        outcome = states.wait_outcome(state, data, env, ql)
+                        interpreter.history.state_exited("Wait", name, outcome.output)
+                    else:
+                        moment = self._wait_until(state, data, env, ql)
+                        if moment is not None:
+                            interpreter.history.state_entered("Wait", name, data)
+                            context["task_state_store"].set(_REGION_PROGRESS, {
+                                "name": name, "data": data, "variables": variables,
+                                "events": interpreter.history.events})
+                            from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+                            self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume_region")
+                        outcome = interpreter.run_state(name, state, data, env, ql)
+                else:
+                    outcome = interpreter.run_state(name, state, data, env, ql)
+                data, name, variables = outcome.output, outcome.next, outcome.variables
+        except AslError as exc:
+            self.fail_execution(context, exc, interpreter.history.events)
+            raise
+        return self.finish(context, states.Outcome(data, name, variables), interpreter.history.events, exited=False)
+
+    @staticmethod
+    def _wait_until(state: dict[str, Any], data: Any, env: states.StateEnv, ql: str) -> datetime | None:
+        """When the Wait ends, if that is in the future (errors surface through the interpreter)."""
+        try:
+            seconds = states.wait_seconds(states.wait_target(state, data, env, ql))
+        except AslError:
+            return None
+        if not seconds or seconds <= 0:
+            return None
+        return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def run_lane(operator: AslStateOperator, context: Any, lane: list[list[Any]], variables: dict[str, Any]) -> None:
+    """Items ``[[index, input], ...]`` of one lane, each a full run of the ItemProcessor through the
+    reference interpreter; the record carries each item's output or error and events for the join."""
+    results = []
+    execution = execution_info(context, operator.state_machine_name)
+    invoker = _invoker(getattr(operator, "aws_conn_id", "aws_default"), getattr(operator, "region_name", None))
+    for index, item_input in lane:
+        interpreter = Interpreter({"QueryLanguage": operator.query_language}, invoker)
+        try:
+            output = interpreter.run_states(operator.lane_processor, item_input, execution, dict(variables),
+                                            language=operator.query_language)
+            results.append({"index": index, "output": output, "error": None,
+                            "events": interpreter.history.events})
+        except AslError as exc:
+            results.append({"index": index, "output": None, "events": interpreter.history.events,
+                            "error": {"Error": exc.error, "Cause": exc.cause}})
+    operator.push_record(context, None, None, None, [], None, batch=results)
+    raise DownstreamTasksSkipped(tasks=[])  # the lane's other tasks skip themselves: nothing chose them
