@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asl_airflow.integrations import supported
 
 RESOURCE = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
 PREFIX = "/asl-airflow"
+
+pytestmark = pytest.mark.skipif(not supported(RESOURCE), reason="needs the sqs:sendMessage integration entry")
 
 
 def _machine(queue_url: str, **task: Any) -> dict[str, Any]:
