@@ -75,6 +75,28 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compile(args: argparse.Namespace) -> int:
+    """Write a standalone DAG file for the machine (the migration path off Step Functions)."""
+    from asl_airflow.asl.definition import load_definition
+    from asl_airflow.asl.errors import AslValidationError
+
+    try:
+        definition = load_definition(args.file, dict(s.split("=", 1) for s in args.subst or []))
+        from asl_airflow.airflow.codegen import dag_source
+
+        text = dag_source(definition, args.dag_id, schedule=args.schedule, tags=args.tag,
+                          command=f"asl-airflow compile {args.file} --dag-id {args.dag_id}")
+    except AslValidationError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 2
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output} (DAG {args.dag_id})", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_dags_test(args: argparse.Namespace) -> int:
     """(internal) Run one DAG with dag.test() in the current Airflow environment; print the result."""
     from asl_airflow.airflow.testing import test_dag
@@ -171,6 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("graph", help="print a Mermaid flowchart of the machine")
     p.add_argument("file")
     p.set_defaults(func=cmd_graph)
+
+    p = sub.add_parser("compile", help="write a standalone DAG file for the machine")
+    p.add_argument("file")
+    p.add_argument("--dag-id", required=True)
+    p.add_argument("-o", "--output", help="the DAG file to write (default: stdout)")
+    p.add_argument("--schedule", help="the DAG's schedule (cron, @daily, ...); default: none")
+    p.add_argument("--tag", action="append", help="a DAG tag (repeatable)")
+    p.add_argument("--subst", action="append", metavar="NAME=VALUE", help="a ${NAME} substitution")
+    p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("local", help="the local stack (moto + SQLite Airflow)")
     local = p.add_subparsers(dest="local_command", required=True)
