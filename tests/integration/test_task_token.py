@@ -91,15 +91,19 @@ def queue(stack_env):
     return sqs, url
 
 
+def _write_dag(dags: Path, dag_id: str, machine: dict[str, Any]) -> None:
+    (dags / f"{dag_id}.asl.json").write_text(json.dumps(machine))
+    (dags / f"{dag_id}.py").write_text(
+        "from pathlib import Path\nfrom asl_airflow import asl_dag\n\n"
+        f"dag = asl_dag(Path(__file__).with_name('{dag_id}.asl.json'), dag_id='{dag_id}', schedule=None)\n"
+    )
+
+
 class Run:
     """One DAG run through ``dag.test()`` in a child process."""
 
     def __init__(self, dags: Path, dag_id: str, machine: dict[str, Any], input_: Any) -> None:
-        (dags / f"{dag_id}.asl.json").write_text(json.dumps(machine))
-        (dags / f"{dag_id}.py").write_text(
-            "from pathlib import Path\nfrom asl_airflow import asl_dag\n\n"
-            f"dag = asl_dag(Path(__file__).with_name('{dag_id}.asl.json'), dag_id='{dag_id}')\n"
-        )
+        _write_dag(dags, dag_id, machine)
         env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
                "AIRFLOW__ASL_AIRFLOW__TASK_TOKEN_POLL_INTERVAL": "0.5"}
         self.proc = subprocess.Popen(
@@ -118,7 +122,7 @@ class Run:
             self.proc.wait()
 
 
-def _token(sqs, url: str, run: Run, timeout: float = 90) -> tuple[str, dict[str, Any]]:
+def _token(sqs, url: str, run: Run | None, timeout: float = 90) -> tuple[str, dict[str, Any]]:
     """The external system's side: the message the Task sent, carrying $$.Task.Token."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -126,7 +130,8 @@ def _token(sqs, url: str, run: Run, timeout: float = 90) -> tuple[str, dict[str,
         if messages:
             body = json.loads(messages[0]["Body"])
             return body["TaskToken"], body
-        assert run.proc.poll() is None, f"the run ended before sending its message:\n{run.proc.stderr.read()}"
+        if run is not None:
+            assert run.proc.poll() is None, f"the run ended before sending its message:\n{run.proc.stderr.read()}"
     raise AssertionError("no message with a task token arrived")
 
 
@@ -240,3 +245,117 @@ def test_api_errors_for_unknown_and_malformed_tokens(airflow_home, api):
     sent = _send(api, "SendTaskFailure", {"taskToken": unknown, "error": "E" * 257})
     assert sent.status_code == 400 and sent.json()["__type"] == "ValidationException"
     assert _send(api, "SendTaskHeartbeat", {"taskToken": unknown}, role=None).status_code == 401
+
+
+# -- the real thing: `airflow standalone` (API server with its auth, scheduler, triggerer) ---------------
+
+
+def _http(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    import urllib.error
+    import urllib.request
+
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        text = error.read()
+        try:
+            return error.code, json.loads(text)
+        except ValueError:
+            return error.code, text.decode(errors="replace")
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return 0, None
+
+
+def _until(what: str, probe, timeout: float, every: float = 2.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.skipif(os.environ.get("ASL_AIRFLOW_STANDALONE_TESTS") != "1",
+                    reason="starts `airflow standalone` (~3 min on 2 cores); set ASL_AIRFLOW_STANDALONE_TESTS=1")
+def test_standalone_api_server_and_triggerer(stack_env, queue, tmp_path):
+    from asl_airflow import devstack
+    from asl_airflow.runner import _template_db
+
+    sqs, url = queue
+    home, dags = tmp_path / "home", tmp_path / "dags"
+    home.mkdir()
+    dags.mkdir()
+    dag_id = "token_standalone"
+    _write_dag(dags, dag_id, _machine(url, HeartbeatSeconds=120))
+    port = devstack.free_port()
+    passwords = home / "passwords.json"
+    passwords.write_text(json.dumps({"admin": "s3cret-admin", "watcher": "s3cret-watcher"}))
+    env = {**os.environ, **stack_env.env(), **devstack.airflow_env(home)}
+    shutil.copy(_template_db(env), home / "airflow.db")
+    env.update({
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,watcher:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__ASL_AIRFLOW__TASK_TOKEN_POLL_INTERVAL": "1",
+    })
+    log = open(tmp_path / "standalone.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://localhost:{port}"
+    try:
+        _until("the API server", lambda: _http("GET", f"{base}/api/v2/monitor/health")[0] == 200, 180)
+        status, body = _http("POST", f"{base}/auth/token", {"username": "admin", "password": "s3cret-admin"})
+        assert status in (200, 201), body
+        jwt = body["access_token"]
+        viewer = _http("POST", f"{base}/auth/token", {"username": "watcher", "password": "s3cret-watcher"})[1]
+        _until("the DAG to be parsed", lambda: _http("GET", f"{base}/api/v2/dags/{dag_id}", token=jwt)[0] == 200, 180)
+        status, run = _http("POST", f"{base}/api/v2/dags/{dag_id}/dagRuns",
+                            {"logical_date": None, "conf": {"order": 42}}, token=jwt)
+        assert status == 200, run
+        run_id = run["dag_run_id"]
+        tis = f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
+
+        def deferred() -> bool:
+            listing = _http("GET", tis, token=jwt)[1] or {}
+            return any(ti["state"] == "deferred" for ti in listing.get("task_instances", []))
+
+        _until("the Task to defer in the triggerer", deferred, 180)
+        token, body = _token(sqs, url, None, timeout=30)
+        assert body["order"] == 42
+        endpoint = f"{base}{PREFIX}/SendTaskSuccess"
+        payload = {"taskToken": token, "output": json.dumps({"approved": "by ops"})}
+        assert _http("POST", endpoint, payload)[0] == 401
+        assert _http("POST", endpoint, payload, token=viewer["access_token"])[0] == 403
+        status, answer = _http("POST", endpoint, payload, token=jwt)
+        assert (status, answer) == (200, {})
+
+        def finished() -> str | None:
+            state = (_http("GET", f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}", token=jwt)[1] or {}).get("state")
+            return state if state in ("success", "failed") else None
+
+        assert _until("the run to finish", finished, 180) == "success"
+        listing = _http("GET", tis, token=jwt)[1]["task_instances"]
+        last = next(ti for ti in listing if ti["task_display_name"] == "Approved")
+        status, xcom = _http("GET", f"{tis}/{last['task_id']}/xcomEntries/return_value?deserialize=true",
+                             token=jwt)
+        assert status == 200, xcom
+        assert xcom["value"] == {"order": 42, "approval": {"approved": "by ops"}}
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+        log.close()
+
