@@ -18,7 +18,9 @@ SendTaskHeartbeat with that token. Here:
   and enforces HeartbeatSeconds (``States.HeartbeatTimeout``) and TimeoutSeconds (``States.Timeout``).
 
 The local engine has no API to call back, so a ``.waitForTaskToken`` Task fails there with a
-``States.Runtime`` error that says to use the Airflow engine (before any service call is made).
+``States.Runtime`` error that says to use the Airflow engine (before any service call is made); so
+does one inside a part of a DAG that Airflow runs through the reference interpreter (call.deferrable
+is False there too).
 
 This module is imported by the integrations table: it imports neither Airflow nor boto3 at import time.
 """
@@ -135,8 +137,9 @@ def _start(entry: Integration, call: ServiceCall, context: Any) -> Any:
     if not call.deferrable:
         raise AslError(
             asl_errors.RUNTIME,
-            f"{call.resource}: .waitForTaskToken needs the Airflow engine, whose API server receives "
-            "SendTaskSuccess/SendTaskFailure; the local engine has nobody to call back. "
+            f"{call.resource}: .waitForTaskToken needs its own deferrable Airflow task (the answer arrives "
+            "through Airflow's API server), so it cannot run synchronously: not on the local engine, nor "
+            "inside a part Airflow runs through the reference interpreter (a loop, a Map lane). "
             "Run with engine='airflow' (CLI: --engine airflow) or deploy the DAG.",
         )
     token = call.extra.get("task_token")
