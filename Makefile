@@ -48,7 +48,7 @@ test-unit: venv
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 conformance: venv
-	$(PY) -m pytest tests/conformance $(PYTEST_ARGS)
+	ASL_EQUIVALENCE=all $(PY) -m pytest tests/conformance $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check plugins dags include tests bench
@@ -56,6 +56,7 @@ lint: venv
 bench: venv
 	$(PY) bench/parse.py
 	$(PY) bench/interpreter.py
+	$(PY) bench/compile.py
 
 sagemaker-images: venv
 	$(PY) include/scripts/sagemaker_images.py

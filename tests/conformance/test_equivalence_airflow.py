@@ -99,14 +99,37 @@ def _abort_case_problems(case: corpus.CaseExecution, result: dict[str, Any]) -> 
     return problems
 
 
+def redacted_literal(definition: Any) -> bool:
+    """A Choice rule comparing with a timestamp literal the recording tool replaced by ``date``.
+
+    The local suite still runs these (the interpreter takes the definition as given and the rule is
+    simply false); AWS validated the real timestamp when the machine was created.
+    """
+    if isinstance(definition, dict):
+        if any(k.startswith("Timestamp") and not k.endswith("Path") and v in corpus._REDACTED_TIMESTAMPS
+               for k, v in definition.items()):
+            return True
+        return any(redacted_literal(v) for v in definition.values())
+    if isinstance(definition, list):
+        return any(redacted_literal(v) for v in definition)
+    return False
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_execution_agrees_on_airflow(case: corpus.CaseExecution, airflow_engine: AirflowEngine,
                                      corpus_available: None) -> None:
+    if redacted_literal(case.definition):
+        STATS["redacted"] += 1
+        pytest.skip("not applicable: the corpus redacted the timestamp the test wrote into the definition "
+                    "('date'), so the definition AWS ran cannot be rebuilt; compiling validates it and rejects it")
     try:
         result = airflow_engine.run(case.definition, case.input)
     except EngineError as exc:
-        _fail(f"{exc.kind}: {reason_group(exc.message)}", f"{exc.kind}: {exc.message}")
-        return
+        error = exc
+    else:
+        error = None
+    if error is not None:
+        _fail(f"{error.kind}: {reason_group(error.message)}", f"{error.kind}: {error.message}")
     STATS["seconds"].append(result["timings"].get("total", 0.0))
     if corpus.wants_abort(case):
         problems = _abort_case_problems(case, result)
