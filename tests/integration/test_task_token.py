@@ -203,6 +203,26 @@ def test_send_task_failure_is_caught(airflow_home, api, queue):
     assert result["output"] == {"order": 19, "rejected": {"Error": "Approval.Rejected"}}
 
 
+def test_retry_issues_a_new_token_per_attempt(airflow_home, api, queue):
+    sqs, url = queue
+    machine = _machine(url, Retry=[{"ErrorEquals": ["Approval.Later"], "IntervalSeconds": 1, "MaxAttempts": 1}])
+    run = Run(airflow_home, "token_retry", machine, {"order": 22})
+    try:
+        first, _ = _token(sqs, url, run)
+        assert _send(api, "SendTaskFailure", {"taskToken": first, "error": "Approval.Later"}).status_code == 200
+        second, _ = _token(sqs, url, run)  # the retry sends a new message with a new token
+        assert second != first
+        stale = _send(api, "SendTaskSuccess", {"taskToken": first, "output": "{}"})
+        assert stale.status_code == 400 and stale.json()["__type"] == "TaskTimedOut"
+        assert _send(api, "SendTaskSuccess", {"taskToken": second, "output": '"yes"'}).status_code == 200
+        result = run.result()
+    finally:
+        run.kill()
+    assert result["status"] == "SUCCEEDED", result
+    assert result["output"] == {"order": 22, "approval": "yes"}
+    assert _types(result).count("TaskFailed") == 1
+
+
 def test_heartbeats_keep_the_task_waiting_then_heartbeat_timeout(airflow_home, api, queue):
     sqs, url = queue
     run = Run(airflow_home, "token_heartbeat", _machine(url, HeartbeatSeconds=3, TimeoutSeconds=120), {"order": 20})
