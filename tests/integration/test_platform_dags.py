@@ -1,0 +1,146 @@
+"""The platform's DAGs end to end on the local stack (moto + dag.test), and data quality between layers.
+
+Every DAG in dags/ must reach SUCCEEDED as ``make run DAG=<id>`` would run it. The quality checks
+must gate the next layer: good data emits the Asset event that queues the downstream DAG, bad data
+fails the check with a report naming the failed expectations and queues nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from asl_airflow import devstack
+
+DAGS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "dags").glob("*.py") if not p.stem.startswith("_"))
+
+#: what each layer's quality check is called, and which DAG its Asset starts
+GATES = {
+    "ingestion_datasync": ("validate_raw_orders", "batch_layer"),
+    "batch_layer": ("validate_curated_orders", "analytics"),
+}
+
+_PROBE = """
+import json, sys
+from sqlalchemy import select
+from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+from airflow.models.xcom import XComModel
+from airflow.utils.session import create_session
+dag_id, run_id, task_id = sys.argv[1:4]
+with create_session() as s:
+    events = s.execute(select(AssetModel.name).join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+                       .where(AssetEvent.source_dag_id == dag_id, AssetEvent.source_run_id == run_id)).scalars().all()
+    queued = s.execute(select(AssetDagRunQueue.target_dag_id)).scalars().all()
+    raw = s.execute(select(XComModel.value).where(XComModel.dag_id == dag_id, XComModel.run_id == run_id,
+                    XComModel.task_id == task_id, XComModel.key == "gx_report")).scalar()
+    report = XComModel.deserialize_value(type("R", (), {"value": raw})()) if raw is not None else None
+print(json.dumps({"events": events, "queued": sorted(set(queued)), "report": report}, default=str))
+"""
+
+
+def _airflow_env(stack, tmp_path) -> dict[str, str]:
+    env = {**os.environ, **stack.env(), **devstack.airflow_env(tmp_path / "home")}
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # every DAG in the metadata DB, as the scheduler would have them: Asset schedules are then known
+    subprocess.run([sys.executable, "-m", "airflow", "dags", "reserialize"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return env
+
+
+def _dags_test(env: dict[str, str], dag_id: str, conf: dict | None = None) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-m", "asl_airflow.cli", "_dags-test", dag_id, "--json", "--input", json.dumps(conf or {})],
+        env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.stdout.strip(), proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["log"] = proc.stdout + proc.stderr
+    return result
+
+
+def _probe(env: dict[str, str], dag_id: str, run_id: str, task_id: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", _PROBE, dag_id, run_id, task_id],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("dag_id", DAGS)
+def test_every_dag_succeeds_on_the_local_stack(local_stack, tmp_path, dag_id):
+    env = _airflow_env(local_stack, tmp_path)
+    result = _dags_test(env, dag_id)
+    assert result["status"] == "SUCCEEDED", (result["error"], result["cause"], result["log"][-3000:])
+    statuses = {s["task_id"]: s["status"] for s in result["states"]}
+    assert "failed" not in statuses.values() and "upstream_failed" not in statuses.values()
+    types = [e["type"] for e in result["history"]]
+    assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"
+    if dag_id in GATES:
+        check, downstream = GATES[dag_id]
+        assert statuses[check] == "success"
+        seen = _probe(env, dag_id, result["run_id"], check)
+        assert seen["report"]["success"] is True and seen["report"]["rows"] > 0
+        # the check's Asset event is what queues the next layer's run
+        assert len(seen["events"]) == 1 and downstream in seen["queued"]
+
+
+def test_each_layer_output_is_what_step_functions_returns(local_stack, tmp_path):
+    """Spot checks of the machines' outputs: the polled statuses and the .sync results."""
+    env = _airflow_env(local_stack, tmp_path)
+    ingestion = _dags_test(env, "ingestion_datasync")["output"]
+    assert ingestion["Status"] == "SUCCESS" and "/execution/exec-" in ingestion["TaskExecutionArn"]
+    batch = _dags_test(env, "batch_layer")["output"]
+    assert batch["replication"]["Status"] == "stopped" and batch["replication"]["Stats"]["TablesErrored"] == 0
+    assert batch["crawler"]["Crawler"]["State"] == "READY"
+    assert batch["etl"]["JobRunState"] == "SUCCEEDED" and batch["features"]["Status"] == "SUCCEEDED"
+    analytics = _dags_test(env, "analytics")["output"]
+    assert analytics["athena"]["State"] == "SUCCEEDED"
+    assert analytics["athena"]["results"]["Rows"][0]["Data"][0]["VarCharValue"] == "order_date"
+    assert analytics["load"]["Status"] == "FINISHED"
+    assert analytics["spark"]["ApplicationId"] == local_stack.env()["ASL_EMR_APPLICATION_ID"]
+    assert analytics["spice"]["IngestionStatus"] == "INITIALIZED"
+
+
+BAD_ORDERS = (
+    "order_id,customer_id,order_date,amount,currency,status\n"
+    "900001,1001,2025-06-02,-25.00,EUR,placed\n"
+    "900002,,2025-06-02,80.00,CHF,shipped\n"
+)
+
+
+def test_bad_raw_data_fails_the_check_and_does_not_start_the_batch_layer(local_stack, tmp_path):
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=local_stack.endpoint, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    key = "raw/orders/orders-2025-06-02.csv"
+    s3.put_object(Bucket="asl-airflow-lake", Key=key, Body=BAD_ORDERS.encode())
+    try:
+        env = _airflow_env(local_stack, tmp_path)
+        result = _dags_test(env, "ingestion_datasync")
+    finally:
+        s3.delete_object(Bucket="asl-airflow-lake", Key=key)
+    statuses = {s["task_id"]: s["status"] for s in result["states"]}
+    # the transfer itself succeeded; the data did not pass
+    assert statuses["Transfer_verified"] == "success"
+    assert statuses["validate_raw_orders"] == "failed"
+    assert result["status"] == "FAILED"
+    seen = _probe(env, "ingestion_datasync", result["run_id"], "validate_raw_orders")
+    assert seen["events"] == [] and "batch_layer" not in seen["queued"]
+    failed = {(f["type"], f["column"]) for f in seen["report"]["failed"]}
+    assert failed == {
+        ("expect_column_values_to_be_between", "amount"),
+        ("expect_column_values_to_not_be_null", "customer_id"),
+        ("expect_column_values_to_be_in_set", "currency"),
+    }
+    # the task fails with the readable report, in its log
+    log = result["log"]
+    assert "Data quality FAILED: suite 'raw_orders' on s3://asl-airflow-lake/raw/orders/" in log
+    for line in ("expect_column_values_to_be_between column 'amount'",
+                 "expect_column_values_to_not_be_null column 'customer_id'",
+                 "expect_column_values_to_be_in_set column 'currency'"):
+        assert line in log
