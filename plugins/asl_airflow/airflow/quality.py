@@ -96,7 +96,8 @@ def format_report(suite_name: str, source: str, rows: int, validation: dict[str,
     ]
     for f in failed:
         column = f" column {f['column']!r}" if f["column"] else ""
-        lines.append(f"  - {f['type']}{column} [{_describe_kwargs(f['kwargs'])}]: {f['observed']}")
+        settings = _describe_kwargs(f["kwargs"])
+        lines.append(f"  - {f['type']}{column}{f' [{settings}]' if settings else ''}: {f['observed']}")
     return "\n".join(lines)
 
 
