@@ -189,12 +189,15 @@ def reason_group(message: str) -> str:
     """A failure message without the case-specific parts (file, pointer, state names), to group by."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     first = lines[0] if lines else message
+    if first.startswith("Traceback"):
+        first = lines[-1]  # the exception itself
     first = _POINTER.sub("", first)
     first = re.sub(r"the states .*? form a loop", "the states ... form a loop", first)
     return first[:160]
 
 
-def difference_group(expected: dict[str, Any], result: dict[str, Any], problem: str) -> str:
+def difference_group(expected: dict[str, Any], result: dict[str, Any], problem: str,
+                     redactions: set[str] | None = None) -> str:
     """What kind of difference ``asl_corpus.compare`` found, without the case's values."""
     kind = problem.split(":", 1)[0]
     if kind == "events":
@@ -205,35 +208,33 @@ def difference_group(expected: dict[str, Any], result: dict[str, Any], problem: 
             [f"extra {', '.join(dict.fromkeys(extra))}"] if extra else [])
         return f"events: {'; '.join(parts) or 'same events in another order'}"
     if kind == "output":
-        return f"output: {_first_difference(expected.get('output'), result.get('output'))}"
+        return f"output: {_first_difference(expected.get('output'), result.get('output'), redactions or set())}"
     if kind == "status":
         return re.sub(r" \(.*", "", problem)[:160]
     return problem[:160]
 
 
-def _first_difference(expected: Any, actual: Any) -> str:
+def _first_difference(expected: Any, actual: Any, redactions: set[str], path: str = "$") -> str:
+    import asl_corpus
+
     if isinstance(expected, str) and not isinstance(actual, str):
         try:
             expected = json.loads(expected)
         except ValueError:
-            return "a string expected"
+            return f"{path}: a string expected, got {type(actual).__name__}"
     if isinstance(expected, dict) and isinstance(actual, dict):
         if expected.keys() != actual.keys():
             extra, missing = sorted(actual.keys() - expected.keys()), sorted(expected.keys() - actual.keys())
-            return "; ".join(filter(None, [f"extra key {extra}" if extra else "",
-                                           f"missing key {missing}" if missing else ""]))
-        import asl_corpus
-
+            return "; ".join(filter(None, [f"{path}: extra key {extra}" if extra else "",
+                                           f"{path}: missing key {missing}" if missing else ""]))
         for key, value in expected.items():
-            if not asl_corpus.values_match(value, actual[key]):
-                return _first_difference(value, actual[key])
+            if not asl_corpus.values_match(value, actual[key], redactions):
+                return _first_difference(value, actual[key], redactions, f"{path}.{key}")
     if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
-        import asl_corpus
-
-        for e_item, a_item in zip(expected, actual, strict=True):
-            if not asl_corpus.values_match(e_item, a_item):
-                return _first_difference(e_item, a_item)
-    return f"{type(expected).__name__} value differs"
+        for i, (e_item, a_item) in enumerate(zip(expected, actual, strict=True)):
+            if not asl_corpus.values_match(e_item, a_item, redactions):
+                return _first_difference(e_item, a_item, redactions, f"{path}[{i}]")
+    return f"{path}: {type(expected).__name__} value differs ({json.dumps(expected)[:60]} vs {json.dumps(actual)[:60]})"
 
 
 #: the session's figures (filled by test_equivalence_airflow.py, printed by conftest.py's terminal summary)

@@ -139,5 +139,12 @@ def test_execution_agrees_on_airflow(case: corpus.CaseExecution, airflow_engine:
         return
     problems = corpus.compare(case, result)
     if problems:
-        _fail(difference_group(case.expected, result, problems[0]), "\n".join(problems))
+        _fail(difference_group(case.expected, result, problems[0], case.redactions), "\n".join(problems))
     STATS["agreeing"] += 1
+
+
+def test_ci_subset_covers_every_template(corpus_available: None) -> None:
+    subset = select(ALL, "ci")
+    assert {c.template_path for c in subset} == {c.template_path for c in ALL}
+    assert {json.dumps(c.definition, sort_keys=True) for c in subset} == {
+        json.dumps(c.definition, sort_keys=True) for c in ALL}
