@@ -43,7 +43,9 @@ print(json.dumps({"events": events, "queued": sorted(set(queued)), "report": rep
 
 
 def _airflow_env(stack, tmp_path) -> dict[str, str]:
-    env = {**os.environ, **stack.env(), **devstack.airflow_env(tmp_path / "home")}
+    env = {**os.environ, **stack.env(), **devstack.airflow_env(tmp_path / "home"),
+           # as deployed: the layers are unpaused, so an Asset event queues the next layer's run
+           "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False"}
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # every DAG in the metadata DB, as the scheduler would have them: Asset schedules are then known
