@@ -293,17 +293,30 @@ class AslTaskOperator(AslStateOperator):
             progress["events"].extend(self._scheduled(parameters))
             progress.update(data=data, variables=variables, parameters=parameters)
             self._save(context, progress)
+            timeout, _ = states.task_timeouts(self.state, data, env, self.query_language)
+            if timeout:  # TimeoutSeconds counts the time AWS works too, deferred or not
+                progress["deadline"] = (datetime.now(UTC) + timedelta(seconds=timeout)).isoformat()
             try:
                 result = entry.start(call, context)
             except _task_deferred() as deferred:
-                progress["method"] = deferred.method_name
                 progress["events"].append(_event("TaskSubmitted", "taskSubmittedEventDetails",
                                                  resource_details(self.family, self.resource)))
-                self._save(context, progress)
-                self.defer(trigger=deferred.trigger, method_name="resume_service", timeout=deferred.timeout)
+                self._defer(context, progress, deferred)
         except Exception as exc:
             return self._failed(context, progress, data, env, exc, entry, call)
         return self._succeeded(context, progress, data, env, result)
+
+    def _defer(self, context: Any, progress: dict[str, Any], deferred: Any) -> None:
+        """Defer on the provider's trigger, resuming in :meth:`resume_service`; the trigger's timeout
+        is cut to what is left of the state's TimeoutSeconds (``States.Timeout`` when it passes)."""
+        progress["method"] = deferred.method_name
+        self._save(context, progress)
+        trigger = deferred.trigger
+        if progress.get("deadline"):
+            from asl_airflow.airflow.triggers import AslDeadlineTrigger
+
+            trigger = AslDeadlineTrigger.wrap(trigger, datetime.fromisoformat(progress["deadline"]))
+        self.defer(trigger=trigger, method_name="resume_service", timeout=deferred.timeout)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
         """A trigger that timed out or failed is this state's failure (``States.Timeout`` /
@@ -337,7 +350,14 @@ class AslTaskOperator(AslStateOperator):
         try:
             if entry.resume is None:
                 raise AslError(asl_errors.RUNTIME, f"{self.resource} cannot resume after a deferral")
-            result = entry.resume(call, context, progress["method"], event)
+            from asl_airflow.airflow.triggers import TIMEOUT_EVENT
+
+            if isinstance(event, dict) and event.get(TIMEOUT_EVENT):
+                raise AslError(asl_errors.TIMEOUT, "The task timed out (TimeoutSeconds passed while AWS worked)")
+            try:
+                result = entry.resume(call, context, progress["method"], event)
+            except _task_deferred() as deferred:  # the provider waits again (e.g. app start, then job)
+                self._defer(context, progress, deferred)
         except Exception as exc:
             return self._failed(context, progress, data, env, exc, entry, call)
         return self._succeeded(context, progress, data, env, result)
