@@ -88,3 +88,73 @@ def test_uncaught_service_error_fails_the_execution(stack_env, engine):
     assert result["status"] == "FAILED"
     assert result["error"] == "States.TaskFailed"
     assert "asl-airflow-no-such-bucket" in (result["cause"] or "")
+
+
+# --- AWS's worked example of Retry: a task fails with ErrorA, ErrorB, ErrorC, ErrorB in turn ----------
+# (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html, "Complex retry
+# scenarios"). Here the errors are real S3 errors, picked by $$.State.RetryCount: a missing bucket (A),
+# a missing key (B), an unsatisfiable range (C), a missing key again (B).
+
+ERRORS_IN_TURN_BUCKET = "asl-airflow-errors-in-turn"
+# an S3 error code without its own SDK exception class (InvalidRange) is S3.S3Exception, as on AWS
+ERROR_A, ERROR_B, ERROR_C = "S3.NoSuchBucketException", "S3.NoSuchKeyException", "S3.S3Exception"
+
+ERRORS_IN_TURN = {
+    "StartAt": "X",
+    "States": {
+        "X": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+            "Parameters": {
+                "Bucket.$": "States.ArrayGetItem($.buckets, $$.State.RetryCount)",
+                "Key.$": "States.ArrayGetItem($.keys, $$.State.RetryCount)",
+                "Range.$": "States.ArrayGetItem($.ranges, $$.State.RetryCount)",
+            },
+            "Retry": [
+                {"ErrorEquals": [ERROR_A, ERROR_B], "IntervalSeconds": 1, "BackoffRate": 2.0, "MaxAttempts": 2},
+                {"ErrorEquals": [ERROR_C], "IntervalSeconds": 5},
+            ],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Z"}],
+            "End": True,
+        },
+        "Z": {"Type": "Pass", "End": True},
+    },
+}
+
+
+@pytest.fixture
+def errors_in_turn_input(stack_env):
+    import boto3
+
+    env = stack_env.env()
+    s3 = boto3.session.Session(region_name="us-east-1").client(
+        "s3", endpoint_url=stack_env.endpoint, aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    try:
+        s3.create_bucket(Bucket=ERRORS_IN_TURN_BUCKET)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    s3.put_object(Bucket=ERRORS_IN_TURN_BUCKET, Key="data.txt", Body=b"hello")
+    b = ERRORS_IN_TURN_BUCKET
+    return {
+        "buckets": ["asl-airflow-no-such-bucket", b, b, b],
+        "keys": ["data.txt", "missing.txt", "data.txt", "missing.txt"],
+        "ranges": ["bytes=0-", "bytes=0-", "bytes=100-200", "bytes=0-"],
+    }
+
+
+@pytest.mark.parametrize("engine", ["airflow", "local"])
+def test_errors_in_turn_take_each_retriers_delay_then_catch(errors_in_turn_input, engine):
+    result = asl_airflow.run(ERRORS_IN_TURN, errors_in_turn_input, engine=engine, history=True)
+    assert result["status"] == "SUCCEEDED", result
+    failed = [e["taskFailedEventDetails"]["error"] for e in result["history"] if e["type"] == "TaskFailed"]
+    assert failed == [ERROR_A, ERROR_B, ERROR_C, ERROR_B]
+    # the fourth error is ErrorB again: its retrier has used its 2 attempts, so the Catch takes over
+    assert result["output"]["error"]["Error"] == ERROR_B
+    assert [e["type"] for e in result["history"]][-3:] == ["PassStateEntered", "PassStateExited",
+                                                           "ExecutionSucceeded"]
+    gaps = _retry_gaps(result["history"])
+    assert len(gaps) == 3
+    # retrier 1: 1 s then 1 * 2.0 = 2 s; retrier 2 (its own counter): 5 s
+    for gap, expected in zip(gaps, (1.0, 2.0, 5.0), strict=True):
+        assert expected - 0.05 <= gap < expected + 1.5, gaps
