@@ -13,8 +13,9 @@ and the rest of the test session (DAG integrity tests) points it at the project'
 
 The worker never really waits: it patches, in its own process only, ``asl.states.wait_target``
 (a Wait still validates and computes its target, then waits ``WAIT_SECONDS`` through the real
-deferral) and ``AslRetryPolicy.evaluate`` (a retry keeps the ASL decision, with no delay).
-Neither changes what an execution returns, only how long it takes.
+deferral), ``AslRetryPolicy.evaluate`` (a retry keeps the ASL decision, with no delay) and the
+reference interpreter's ``sleep`` (regions run inside one task: their retry delays). None of them
+changes what an execution returns, only how long it takes.
 """
 
 from __future__ import annotations
@@ -240,7 +241,7 @@ def _first_difference(expected: Any, actual: Any, redactions: set[str], path: st
 #: the session's figures (filled by test_equivalence_airflow.py, printed by conftest.py's terminal summary)
 STATS: dict[str, Any] = {
     "mode": "", "selected": 0, "available": 0, "agreeing": 0, "abort_checked": 0, "redacted": 0,
-    "failures": Counter(), "seconds": [], "warmup": [],
+    "failures": Counter(), "seconds": [], "warmup": [], "slowest": [],
 }
 
 
@@ -262,7 +263,8 @@ def summary_lines() -> list[str]:
     if seconds:
         lines.append(
             f"airflow engine timing: worker warm-up {', '.join(f'{s:.1f}s' for s in STATS['warmup'])}; per case "
-            f"median {statistics.median(seconds):.2f}s, max {max(seconds):.2f}s, sum {sum(seconds):.0f}s"
+            f"median {statistics.median(seconds):.2f}s, max {max(seconds):.2f}s, sum {sum(seconds):.0f}s; slowest: "
+            + ", ".join(f"{case_id.split('::')[-1]} {s:.1f}s" for s, case_id in STATS["slowest"])
         )
     for group, count in STATS["failures"].most_common():
         lines.append(f"  {count:4d} x {group}")
@@ -298,6 +300,22 @@ def _patch_waits_and_retries() -> None:
         return decision
 
     AslRetryPolicy.evaluate = no_delay  # type: ignore[method-assign]
+
+    # a loop region or a Map/Parallel with Retry runs through the reference interpreter inside one
+    # task; its retry delays (and nested waits) go through the interpreter's ``sleep``
+    from asl_airflow.asl import interpreter
+
+    init = interpreter.Interpreter.__init__
+
+    def init_without_sleep(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.sleep = _no_sleep
+
+    interpreter.Interpreter.__init__ = init_without_sleep  # type: ignore[method-assign]
+
+
+def _no_sleep(seconds: float) -> None:
+    return None
 
 
 def _run_one(request: dict[str, Any], dags: Path) -> dict[str, Any]:
