@@ -7,9 +7,10 @@
 2. Parse: a DAG file that compiles a machine (``asl_dag(path)``, what dags/*.py do) against a
    hand-written DAG file building the same AslStateOperator/AslTaskOperator tasks explicitly (the
    file is generated from the compiled DAG: every constructor argument written out as a literal,
-   the edges as ``>>``). Each file is loaded by a DagBag in a fresh interpreter after Airflow's and
-   the operators' imports (bench/parse.py's method: those imports are not the file's cost),
-   REPEAT times; prints the medians and the ratio. Budget: within 1.2x.
+   the edges as ``>>``). Each file is loaded by a DagBag in a fresh interpreter, REPEAT times, the
+   two files taking turns; prints the medians and the ratio. "fresh": only Airflow is imported
+   first (bench/parse.py's method; the file's own imports count, as in a DAG processor's parse
+   process); "warm": asl_airflow's modules too (the DAG's own cost). Budget: within 1.2x (fresh).
 
 Run: ``make bench`` or ``PYTHONPATH=plugins .venv/bin/python bench/compile.py [REPEAT] [--check]``
 (``--check``: exit 1 when a budget is missed).
@@ -29,11 +30,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
-REPEAT = int(ARGS[0]) if ARGS else 5
+REPEAT = int(ARGS[0]) if ARGS else 7
 #: exit 1 when over budget (off by default: timings on a shared machine are noisy)
 CHECK = "--check" in sys.argv
 SIZES = (10, 100, 1000, 5000)
-PARSE_SIZES = (100, 1000)
+PARSE_SIZES = (10, 100, 1000)
 COMPILE_BUDGET_1000 = 1.0
 PARSE_BUDGET = 1.2
 
@@ -41,7 +42,9 @@ PROBE = """
 import json, sys, time
 import airflow.sdk
 from airflow.dag_processing.dagbag import DagBag
-import asl_airflow.airflow.operators, asl_airflow.airflow.builders
+if sys.argv[3] == "warm":
+    import asl_airflow.airflow.builders, asl_airflow.airflow.operators, asl_airflow.integrations
+    import asl_airflow.asl.validation
 t = time.perf_counter()
 bag = DagBag(dag_folder=sys.argv[1])
 elapsed = time.perf_counter() - t
@@ -127,18 +130,19 @@ def handwritten_source(dag: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def parse_seconds(path: Path, tasks: int) -> float:
-    env_path = str(ROOT / "plugins")
-    times = []
+def parse_seconds(paths: list[Path], tasks: int, mode: str) -> list[float]:
+    """Median DagBag parse time of each file; the files take turns, so load on a shared machine hits all alike."""
+    times: list[list[float]] = [[] for _ in paths]
     for _ in range(REPEAT):
-        out = subprocess.run(
-            [sys.executable, "-c", PROBE, str(path), str(tasks)], capture_output=True, text=True,
-            env={**_env(), "PYTHONPATH": env_path}, check=False,
-        )
-        if out.returncode != 0:
-            raise SystemExit(f"parsing {path} failed:\n{out.stderr[-3000:]}")
-        times.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    return statistics.median(times)
+        for i, path in enumerate(paths):
+            out = subprocess.run(
+                [sys.executable, "-c", PROBE, str(path), str(tasks), mode], capture_output=True, text=True,
+                env={**_env(), "PYTHONPATH": str(ROOT / "plugins")}, check=False,
+            )
+            if out.returncode != 0:
+                raise SystemExit(f"parsing {path} failed:\n{out.stderr[-3000:]}")
+            times[i].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return [statistics.median(t) for t in times]
 
 
 def _env() -> dict[str, str]:
@@ -176,8 +180,11 @@ def main() -> int:
 
     from asl_airflow import asl_dag
 
-    print(f"\nDagBag parse time (fresh interpreter, Airflow and the operators imported; median of {REPEAT})")
-    print(f"{'states':>8} {'compiled':>10} {'hand-written':>13} {'ratio':>7}")
+    print(f"\nDagBag parse time, median of {REPEAT} fresh interpreters each")
+    print("  fresh: only Airflow imported first (bench/parse.py's method; a DAG processor's parse process")
+    print("         imports the file's own imports: asl_airflow, the compiler, the integration table)")
+    print("  warm:  asl_airflow's modules imported first too (the DAG's own cost only)")
+    print(f"{'states':>8} {'mode':>6} {'compiled':>10} {'hand-written':>13} {'ratio':>7}")
     with tempfile.TemporaryDirectory(prefix="asl-bench-compile-") as tmp:
         for n in PARSE_SIZES:
             folder = Path(tmp) / f"n{n}"
@@ -192,14 +199,13 @@ def main() -> int:
             dag = asl_dag(definition, dag_id=f"compiled_{n}")
             handwritten = folder / "handwritten_dag.py"
             handwritten.write_text(handwritten_source(dag))
-            tasks = len(dag.tasks)
-            c = parse_seconds(compiled, tasks)
-            h = parse_seconds(handwritten, tasks)
-            ratio = c / h
-            print(f"{len(definition['States']):>8} {c * 1000:8.1f}ms {h * 1000:11.1f}ms {ratio:6.2f}x")
-            if ratio > PARSE_BUDGET:
-                ok = False
-                print(f"         over budget: a compiled DAG must parse within {PARSE_BUDGET:g}x of hand-written")
+            for mode in ("fresh", "warm"):
+                c, h = parse_seconds([compiled, handwritten], len(dag.tasks), mode)
+                ratio = c / h
+                print(f"{len(definition['States']):>8} {mode:>6} {c * 1000:8.1f}ms {h * 1000:11.1f}ms {ratio:6.2f}x")
+                if ratio > PARSE_BUDGET and mode == "fresh":
+                    ok = False
+                    print(f"         over budget: a compiled DAG must parse within {PARSE_BUDGET:g}x of hand-written")
     print("\nwithin budget" if ok else "\nOVER BUDGET (see above)")
     return 1 if CHECK and not ok else 0
 
