@@ -334,7 +334,9 @@ def _run_one(request: dict[str, Any], dags: Path) -> dict[str, Any]:
         return {"kind": "compile", "message": exception_text(errors), "timings": timings}
     dag = bag.dags[dag_id]
     t = time.perf_counter()
-    dag_run = dag.test(run_conf=request["input"] if request["input"] is not None else {})
+    from asl_airflow.airflow.operators import run_conf
+
+    dag_run = dag.test(run_conf=run_conf(request["input"]))
     timings["dag_test"] = time.perf_counter() - t
     t = time.perf_counter()
     result = execution_result(dag, dag_run, with_history=True)

@@ -50,6 +50,27 @@ def map_index(ti: Any) -> int:
     return index if isinstance(index, int) and index >= 0 else -1
 
 
+#: a DAG run's conf is an object; any other execution input (an array, a string, a number) travels
+#: as ``{INPUT_KEY: value}`` and is unwrapped before the first state sees it
+INPUT_KEY = "__asl_input__"
+
+
+def run_conf(execution_input: Any) -> dict[str, Any]:
+    """The DAG run conf that carries ``execution_input`` (Step Functions accepts any JSON value)."""
+    if execution_input is None:
+        return {}
+    if isinstance(execution_input, dict) and INPUT_KEY not in execution_input:
+        return execution_input
+    return {INPUT_KEY: execution_input}
+
+
+def execution_input(conf: Any) -> Any:
+    """The execution input a DAG run's conf carries (the inverse of :func:`run_conf`)."""
+    if isinstance(conf, dict) and set(conf) == {INPUT_KEY}:
+        return conf[INPUT_KEY]
+    return dict(conf) if isinstance(conf, dict) else (conf if conf is not None else {})
+
+
 def execution_info(context: Any, state_machine_name: str) -> ExecutionInfo:
     dag_run = context["dag_run"]
     start = getattr(dag_run, "start_date", None) or getattr(dag_run, "logical_date", None)
@@ -58,7 +79,7 @@ def execution_info(context: Any, state_machine_name: str) -> ExecutionInfo:
     )
     conf = getattr(dag_run, "conf", None)
     return ExecutionInfo(
-        input=dict(conf) if isinstance(conf, dict) else (conf if conf is not None else {}),
+        input=execution_input(conf),
         name=execution_name(dag_run.run_id, dag_run.dag_id),
         state_machine_name=state_machine_name,
         start_time=start_text,
@@ -143,7 +164,7 @@ class AslStateOperator(BaseOperator):
             retry_count: int = 0) -> states.StateEnv:
         return states.StateEnv(
             execution_info(context, self.state_machine_name), self.state_name, variables,
-            entered_time=entered or iso_now(), retry_count=retry_count,
+            entered_time=entered or iso_now(), retry_count=retry_count, state_type=self.state_type,
         )
 
     # -- output ---------------------------------------------------------------------------------
@@ -213,7 +234,7 @@ class AslStateOperator(BaseOperator):
             else:
                 raise AslError(asl_errors.RUNTIME, f"{self.state_type} states are not compiled yet")
         except AslError as exc:
-            self.fail_execution(context, exc, events)
+            self.fail_execution(context, exc, evaluation_failed(events, exc, self.state_name))
             raise
         return self.finish(context, outcome, events)
 
@@ -282,7 +303,10 @@ class AslTaskOperator(AslStateOperator):
             progress["task_token"] = env.task_token
         entry = call = None
         try:
-            parameters = states.task_parameters(self.state, data, env, self.query_language)
+            try:
+                parameters = states.task_parameters(self.state, data, env, self.query_language)
+            except AslError as exc:
+                return self._state_error(context, progress, data, env, exc)
             if "task_token" in extra:  # the callback wait enforces TimeoutSeconds/HeartbeatSeconds itself
                 extra["timeout_seconds"], extra["heartbeat_seconds"] = states.task_timeouts(
                     self.state, data, env, self.query_language)
@@ -381,20 +405,32 @@ class AslTaskOperator(AslStateOperator):
             progress["events"].append(_event(
                 f"{self.family}Succeeded", details_key(self.family, "Succeeded"),
                 {**resource_details(self.family, self.resource), "output": dumps(result)}))
-            outcome = states.task_output(self.state, data, result, env, self.query_language)
         except AslError as exc:
             return self._failed(context, progress, data, env, exc, None, None)
+        try:
+            outcome = states.task_output(self.state, data, result, env, self.query_language)
+        except AslError as exc:
+            return self._state_error(context, progress, data, env, exc)
         return self.finish(context, outcome, progress["events"])
 
+    def _state_error(self, context: Any, progress: dict[str, Any], data: Any, env: states.StateEnv,
+                     error: AslError) -> Any:
+        """An error of the state's own evaluation (Parameters, ResultSelector, ...): no service
+        failure event, an ``EvaluationFailed`` one for JSONata errors; Retry and Catch still apply."""
+        evaluation_failed(progress["events"], error, self.state_name)
+        return self._failed(context, progress, data, env, error, None, None, service_failed=False)
+
     def _failed(self, context: Any, progress: dict[str, Any], data: Any, env: states.StateEnv,
-                exc: BaseException, entry: Any, call: Any) -> Any:
+                exc: BaseException, entry: Any, call: Any, service_failed: bool = True) -> Any:
         from asl_airflow.integrations.errors import to_asl_error
 
         error = to_asl_error(exc, entry, call)
         details = {**resource_details(self.family, self.resource), "error": error.error}
         if error.cause is not None:
             details["cause"] = error.cause
-        progress["events"].append(_event(f"{self.family}Failed", details_key(self.family, "Failed"), details))
+        if service_failed:
+            progress["events"].append(_event(f"{self.family}Failed", details_key(self.family, "Failed"),
+                                             details))
         step = retry.next_retry(self.state.get("Retry", []), error.error, progress["counters"])
         if step.retry:
             self._save(context, progress)
@@ -411,6 +447,14 @@ def _task_deferred() -> type[BaseException]:
     from airflow.sdk.exceptions import TaskDeferred
 
     return TaskDeferred
+
+
+def evaluation_failed(events: list[dict[str, Any]], error: AslError, state_name: str) -> list[dict[str, Any]]:
+    """Step Functions writes ``EvaluationFailed`` when a state's own JSONata evaluation fails."""
+    if error.error == asl_errors.QUERY_EVALUATION_ERROR:
+        details = {k: v for k, v in (("error", error.error), ("cause", error.cause)) if v is not None}
+        events.append(_event("EvaluationFailed", "evaluationFailedEventDetails", {**details, "state": state_name}))
+    return events
 
 
 def _event(type_: str, details_key: str | None, details: dict[str, Any] | None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asl_airflow.airflow.operators import STATE_KEY
+from asl_airflow.airflow.operators import STATE_KEY, execution_input
 from asl_airflow.asl.history import dumps
 
 
@@ -86,15 +86,17 @@ def execution_result(dag: Any, dag_run: Any, with_history: bool = True) -> dict[
     top = [r for r in ran if r.task_id not in nested and (r.task_id, STATE_KEY) in xcoms]
     output = None
     error = cause = None
+    recorded_error = False
     for r in top:
         record = xcoms[(r.task_id, STATE_KEY)] or {}
-        if record.get("error"):
+        if record.get("error") is not None:  # a Fail state may end the run with no Error at all
+            recorded_error = True
             error, cause = record["error"].get("Error"), record["error"].get("Cause")
         elif r.status == "success" and record.get("next") is None:
             output = record.get("output")
-    failed = str(dag_run.state) == "failed" or error is not None
+    failed = str(dag_run.state) == "failed" or recorded_error
     status = "FAILED" if failed else "SUCCEEDED"
-    if failed and error is None:
+    if failed and not recorded_error:
         bad = next((r for r in ran if r.status in ("failed", "upstream_failed") and r.task_id not in nested), None)
         error, cause = "States.Runtime", f"task {bad.task_id if bad else '?'} failed"
     result: dict[str, Any] = {
@@ -107,7 +109,7 @@ def execution_result(dag: Any, dag_run: Any, with_history: bool = True) -> dict[
         events: list[dict[str, Any]] = [{
             "timestamp": started.isoformat() if started else None,
             "type": "ExecutionStarted",
-            "executionStartedEventDetails": {"input": dumps(conf)},
+            "executionStartedEventDetails": {"input": dumps(execution_input(conf))},
         }]
         for r in top:
             events.extend((xcoms[(r.task_id, STATE_KEY)] or {}).get("events") or [])

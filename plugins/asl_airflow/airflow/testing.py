@@ -44,7 +44,9 @@ def test_dag(dag_id: str, conf: Any = None, with_history: bool = True) -> dict[s
     from asl_airflow.airflow.results import execution_result
 
     dag = load_dag(dag_id)
-    dag_run = dag.test(run_conf=conf if conf is not None else {})
+    from asl_airflow.airflow.operators import run_conf
+
+    dag_run = dag.test(run_conf=run_conf(conf))
     result = execution_result(dag, dag_run, with_history=with_history)
     result["dag_id"] = dag_id
     result["run_id"] = dag_run.run_id
