@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from asl_airflow.airflow.composite import AslEntryOperator, AslJoinOperator, AslRegionOperator
 from asl_airflow.airflow.operators import AslStateOperator, AslTaskOperator
 from asl_airflow.asl.definition import Definition
 from asl_airflow.asl.errors import AslValidationError
@@ -49,14 +48,13 @@ def _task_states(machine: dict[str, Any], path: tuple[str, ...]) -> list[tuple[t
 def check_compilable(definition: Definition) -> None:
     """Reject, with file and pointer, a Task whose Resource no integration serves (at parse time,
     not in the middle of a run)."""
-    from asl_airflow.integrations import resolve
+    from asl_airflow.integrations.catalog import problem
 
     problems = []
     for path, state in _task_states(definition.document, ()):
-        try:
-            resolve(state["Resource"])
-        except Exception as exc:
-            problems.append(f"{definition.source}:{_pointer(*path, 'Resource')}: {exc}")
+        reason = problem(state["Resource"])
+        if reason:
+            problems.append(f"{definition.source}:{_pointer(*path, 'Resource')}: {reason}")
     if problems:
         raise AslValidationError(problems)
 
@@ -166,6 +164,8 @@ class _Compiler:
         ql = state.get("QueryLanguage", language)
         common = dict(kwargs, query_language=ql, state_machine_name=self.definition.name)
         if unit.kind == "region":
+            from asl_airflow.airflow.composite import AslRegionOperator  # only machines with loops pay for it
+
             suffix = "_loop" if len(unit.names) > 1 else ""
             task = AslRegionOperator(task_id=task_id_for(name + suffix, taken), members=unit.names,
                                      machine_states=machine["States"], **self.aws, **common)
@@ -181,6 +181,8 @@ class _Compiler:
     def composite(self, unit: _Unit, name: str, state: dict[str, Any], common: dict[str, Any],
                   taken: set[str], scope: _Scope) -> None:
         from airflow.sdk import TaskGroup, XComArg, task_group
+
+        from asl_airflow.airflow.composite import AslEntryOperator, AslJoinOperator
 
         group_id = task_id_for(name, taken)
         head_kwargs = dict(common)

@@ -13,7 +13,7 @@ from asl_airflow.asl.errors import AslError
 from asl_airflow.integrations.base import WAIT_FOR_TASK_TOKEN, Integration, ServiceCall, parse_resource
 
 #: modules of this package that are not integration entries
-_PLUMBING = frozenset({"base", "errors", "invoker"})
+_PLUMBING = frozenset({"base", "catalog", "errors", "invoker"})
 
 
 def _collect() -> dict[tuple[str, str], Integration]:
@@ -36,16 +36,31 @@ def _collect() -> dict[tuple[str, str], Integration]:
     return table
 
 
-#: ``(service, action) -> entry``; ``("aws-sdk", "*")`` is the generic AWS SDK entry
-TABLE: dict[tuple[str, str], Integration] = _collect()
+_TABLE: dict[tuple[str, str], Integration] | None = None
+
+
+def table() -> dict[tuple[str, str], Integration]:
+    """``(service, action) -> entry``; ``("aws-sdk", "*")`` is the generic AWS SDK entry. Collected on
+    first use, so importing this package (``integrations.catalog`` at DAG parse) stays cheap."""
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = _collect()
+    return _TABLE
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TABLE":
+        return table()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def resolve(resource: str) -> tuple[Integration, str, str, str]:
     """The entry for a Resource ARN and its ``(service, action, pattern)``; AslError if unsupported."""
     service, action, pattern = parse_resource(resource)
-    entry = TABLE.get((service, action))
+    entries = table()
+    entry = entries.get((service, action))
     if entry is None and service.startswith("aws-sdk:"):
-        entry = TABLE.get(("aws-sdk", "*"))
+        entry = entries.get(("aws-sdk", "*"))
     if entry is None:
         raise AslError(asl_errors.RUNTIME, f"Resource {resource!r} is not a supported service integration")
     if pattern not in entry.patterns:

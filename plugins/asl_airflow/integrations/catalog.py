@@ -1,0 +1,58 @@
+"""Which Task Resources the integration table serves, known without importing the table.
+
+A DAG file checks every Task's Resource when it is parsed (an unsupported one is a definition error
+with its file and pointer, not a failure in the middle of a run). Importing the table means importing
+every integration module, which the DAG processor would pay on every parse; this list answers the
+same question for the price of a dict. ``tests/unit/integrations/test_catalog.py`` keeps it equal to
+the table, so adding an integration module means adding its line here.
+"""
+
+from __future__ import annotations
+
+from asl_airflow.integrations.base import parse_resource
+
+_BOTH = frozenset({"", ".sync"})
+_CALL = frozenset({""})
+_TOKEN = frozenset({"", ".waitForTaskToken"})
+
+#: ``(service, action) -> patterns`` ("" is request-response); ("aws-sdk", "*") is any AWS SDK action
+SUPPORTED: dict[tuple[str, str], frozenset[str]] = {
+    ("athena", "getQueryExecution"): _CALL,
+    ("athena", "getQueryResults"): _CALL,
+    ("athena", "startQueryExecution"): _BOTH,
+    ("athena", "stopQueryExecution"): _CALL,
+    ("aws-sdk", "*"): _TOKEN,
+    ("batch", "submitJob"): _BOTH,
+    ("elasticmapreduce", "addStep"): _BOTH,
+    ("elasticmapreduce", "createCluster"): _BOTH,
+    ("elasticmapreduce", "terminateCluster"): _BOTH,
+    ("emr-serverless", "startJobRun"): _BOTH,
+    ("glue", "startJobRun"): _BOTH,
+    ("lambda", "arn"): _CALL,
+    ("lambda", "invoke"): _TOKEN,
+    ("sagemaker", "createEndpoint"): _CALL,
+    ("sagemaker", "createEndpointConfig"): _CALL,
+    ("sagemaker", "createHyperParameterTuningJob"): _BOTH,
+    ("sagemaker", "createModel"): _CALL,
+    ("sagemaker", "createProcessingJob"): _BOTH,
+    ("sagemaker", "createTrainingJob"): _BOTH,
+    ("sagemaker", "createTransformJob"): _BOTH,
+    ("sagemaker", "updateEndpoint"): _CALL,
+    ("sns", "publish"): _TOKEN,
+    ("sqs", "sendMessage"): _TOKEN,
+    ("states", "startExecution"): frozenset({"", ".sync", ".waitForTaskToken"}),
+}
+
+
+def problem(resource: str) -> str | None:
+    """Why ``resource`` cannot run (the message ``integrations.resolve`` raises), or None."""
+    service, action, pattern = parse_resource(resource)
+    patterns = SUPPORTED.get((service, action))
+    if patterns is None and service.startswith("aws-sdk:"):
+        patterns = SUPPORTED[("aws-sdk", "*")]
+    if patterns is None:
+        return f"Resource {resource!r} is not a supported service integration"
+    if pattern not in patterns:
+        return (f"Resource {resource!r}: {service}:{action} does not support the "
+                f"{pattern or 'request-response'} pattern")
+    return None
