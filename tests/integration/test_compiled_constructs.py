@@ -210,3 +210,21 @@ def test_timeout_seconds_covers_the_deferred_job(stack_env):
     result = asl_airflow.run(machine, {"job": job}, engine="airflow")
     assert result["status"] == "SUCCEEDED", result
     assert result["output"]["error"]["Error"] == "States.Timeout"
+
+
+def test_more_items_than_max_map_length_run_in_lanes(monkeypatch):
+    """With ``[core] max_map_length`` at 4, ten items run as 4 mapped lanes of up to 3 items each,
+    and the result is still exactly the reference interpreter's."""
+    monkeypatch.setenv("AIRFLOW__CORE__MAX_MAP_LENGTH", "4")
+    machine = {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "End": True, "ItemsPath": "$.items",
+        "ItemProcessor": {"StartAt": "Square", "States": {
+            "Square": {"Type": "Pass", "Parameters": {"n.$": "$", "square.$": "States.MathAdd($, $)"},
+                       "End": True}}}}}}
+    data = {"items": list(range(10))}
+    local = asl_airflow.run(machine, data, engine="local", history=True)
+    on_airflow = asl_airflow.run(machine, data, engine="airflow", history=True)
+    assert on_airflow["status"] == "SUCCEEDED", on_airflow
+    assert on_airflow["output"] == local["output"]
+    assert _types(on_airflow) == _types(local)
+    assert _types(on_airflow).count("MapIterationSucceeded") == 10
