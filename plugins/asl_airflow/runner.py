@@ -22,8 +22,15 @@ from asl_airflow.asl.interpreter import Interpreter
 
 
 def _has_tasks(document: dict[str, Any]) -> bool:
-    text = json.dumps(document)
-    return '"Type": "Task"' in text or '"Resource"' in text
+    """Whether any state (nested ones included) calls a service: a Task, or a Map's ItemReader or
+    ResultWriter. Only then does the local engine load the AWS invoker (boto3, the provider)."""
+    for state in document.get("States", {}).values():
+        if state.get("Type") == "Task" or "ItemReader" in state or "ResultWriter" in state:
+            return True
+        nested = [*state.get("Branches", []), state.get("ItemProcessor"), state.get("Iterator")]
+        if any(_has_tasks(machine) for machine in nested if machine):
+            return True
+    return False
 
 
 def run(
