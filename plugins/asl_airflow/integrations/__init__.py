@@ -6,14 +6,17 @@ the Airflow operators call ``entry.start`` / ``entry.resume`` themselves so they
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asl_airflow.asl import errors as asl_errors
 from asl_airflow.asl.errors import AslError
-from asl_airflow.integrations.base import WAIT_FOR_TASK_TOKEN, Integration, ServiceCall, parse_resource
+from asl_airflow.integrations.resources import WAIT_FOR_TASK_TOKEN, parse_resource
+
+if TYPE_CHECKING:  # the entry classes load with the table, not with the package (see catalog.py)
+    from asl_airflow.integrations.base import Integration, ServiceCall
 
 #: modules of this package that are not integration entries
-_PLUMBING = frozenset({"base", "catalog", "errors", "invoker"})
+_PLUMBING = frozenset({"base", "catalog", "errors", "invoker", "resources"})
 
 
 def _collect() -> dict[tuple[str, str], Integration]:
@@ -51,6 +54,10 @@ def table() -> dict[tuple[str, str], Integration]:
 def __getattr__(name: str) -> Any:
     if name == "TABLE":
         return table()
+    if name in ("Integration", "ServiceCall"):
+        from asl_airflow.integrations import base
+
+        return getattr(base, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -84,6 +91,8 @@ def supported(resource: str) -> bool:
 
 
 def make_call(resource: str, parameters: Any, **kwargs: Any) -> tuple[Integration, ServiceCall]:
+    from asl_airflow.integrations.base import ServiceCall
+
     entry, service, action, pattern = resolve(resource)
     return entry, ServiceCall(resource, service, action, pattern, parameters, **kwargs)
 

@@ -8,20 +8,16 @@ the provider's waiters and triggers.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-REQUEST_RESPONSE = ""
-SYNC = ".sync"
-WAIT_FOR_TASK_TOKEN = ".waitForTaskToken"
-
-_OPTIMISED = re.compile(
-    r"^arn:[^:]+:states:::(?P<service>[a-zA-Z0-9-]+):(?P<action>[a-zA-Z0-9]+)"
-    r"(?P<pattern>\.sync(?::2)?|\.waitForTaskToken)?$"
+from asl_airflow.integrations.resources import (  # noqa: F401 - re-exported
+    REQUEST_RESPONSE,
+    SYNC,
+    WAIT_FOR_TASK_TOKEN,
+    parse_resource,
 )
-_LAMBDA_ARN = re.compile(r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+(:[^:]+)?$")
 
 
 @dataclass
@@ -57,26 +53,6 @@ class Integration:
     start: Callable[[ServiceCall, Any], Any]
     resume: Callable[[ServiceCall, Any, str, Any], Any] | None = None
     error_name: Callable[[BaseException, ServiceCall], str | None] | None = None
-
-
-def parse_resource(resource: str) -> tuple[str, str, str]:
-    """``(service, action, pattern)`` for a Task Resource ARN.
-
-    ``arn:aws:states:::sagemaker:createTrainingJob.sync`` -> ``("sagemaker", "createTrainingJob", ".sync")``;
-    a bare Lambda function ARN -> ``("lambda", "arn", "")``.
-    """
-    if _LAMBDA_ARN.match(resource):
-        return "lambda", "arn", REQUEST_RESPONSE
-    match = _OPTIMISED.match(resource)
-    if match:
-        pattern = match.group("pattern") or REQUEST_RESPONSE
-        return match.group("service"), match.group("action"), pattern.replace(":2", "")
-    if resource.startswith("arn:") and ":states:::aws-sdk:" in resource:
-        tail = resource.split(":states:::aws-sdk:", 1)[1]
-        service, _, action = tail.partition(":")
-        pattern = WAIT_FOR_TASK_TOKEN if action.endswith(WAIT_FOR_TASK_TOKEN) else REQUEST_RESPONSE
-        return f"aws-sdk:{service}", action.removesuffix(WAIT_FOR_TASK_TOKEN), pattern
-    return "", "", ""
 
 
 def run_nested(operator: Any, context: Any) -> Any:

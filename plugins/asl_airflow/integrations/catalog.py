@@ -9,7 +9,7 @@ the table, so adding an integration module means adding its line here.
 
 from __future__ import annotations
 
-from asl_airflow.integrations.base import parse_resource
+from asl_airflow.integrations.resources import parse_resource
 
 _BOTH = frozenset({"", ".sync"})
 _CALL = frozenset({""})
