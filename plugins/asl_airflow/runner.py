@@ -88,9 +88,11 @@ def run_on_airflow(definition: Definition, input_: Any, history: bool) -> dict[s
         env = {**os.environ, **airflow_env(home)}
         env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
         shutil.copy(_template_db(env), home / "airflow.db")
+        input_file = home / "input.json"  # a file, not argv: an execution input may be up to 256 KiB
+        input_file.write_text(json.dumps(input_ if input_ is not None else {}))
         proc = subprocess.run(
             [sys.executable, "-m", "asl_airflow.cli", "_dags-test", "asl_machine",
-             "--input", json.dumps(input_ if input_ is not None else {}), "--json"],
+             "--input", f"@{input_file}", "--json"],
             env=env, capture_output=True, text=True,
         )
         if proc.returncode not in (0, 1) or not proc.stdout.strip():

@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import asl_airflow
+import pytest
 
 JINJA = "{{ conn.aws_default.password }} {{ var.value.x }}"
 
@@ -161,9 +162,24 @@ def test_waits_hold_no_worker_slot(tmp_path):
     assert waited["Pause"]["seconds"] >= 1.5 and waited["Poll_loop"]["seconds"] >= 0.5
 
 
+def _transition(stack, path: str, body: dict) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(f"{stack.endpoint}/moto-api/state-manager/{path}", method="POST",
+                                      data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request).close()
+
+
+@pytest.fixture
+def glue_jobs_take_time(stack_env):
+    """Glue job runs that take time while the test runs; other tests on the shared stack get moto's
+    default (SUCCEEDED at once) back afterwards."""
+    yield lambda seconds: _slow_glue_job(stack_env, seconds)
+    _transition(stack_env, "unset-transition", {"model_name": "glue::job_run"})
+
+
 def _slow_glue_job(stack, seconds: int) -> str:
     """A Glue job whose runs take ``seconds`` on the local endpoint (moto's state manager)."""
-    import urllib.request
     import uuid
 
     import boto3
@@ -175,18 +191,14 @@ def _slow_glue_job(stack, seconds: int) -> str:
     job = f"asl-deferral-{uuid.uuid4().hex[:8]}"
     glue.create_job(Name=job, Role="arn:aws:iam::123456789012:role/asl-airflow-sagemaker",
                     Command={"Name": "glueetl", "ScriptLocation": "s3://asl-airflow-ml/x.py"})
-    request = urllib.request.Request(
-        f"{stack.endpoint}/moto-api/state-manager/set-transition", method="POST",
-        data=json.dumps({"model_name": "glue::job_run",
-                         "transition": {"progression": "time", "seconds": seconds}}).encode(),
-        headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request).close()
+    _transition(stack, "set-transition", {"model_name": "glue::job_run",
+                                          "transition": {"progression": "time", "seconds": seconds}})
     return job
 
 
-def test_a_sync_job_holds_no_worker_slot(stack_env, tmp_path):
+def test_a_sync_job_holds_no_worker_slot(stack_env, glue_jobs_take_time, tmp_path):
     """The .sync Task defers on the provider's trigger while the job runs, then finishes."""
-    job = _slow_glue_job(stack_env, 3)
+    job = glue_jobs_take_time(3)
     machine = {"StartAt": "Run job", "States": {"Run job": {
         "Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync",
         "Parameters": {"JobName.$": "$.job"}, "End": True}}}
@@ -198,9 +210,9 @@ def test_a_sync_job_holds_no_worker_slot(stack_env, tmp_path):
     assert deferral["seconds"] >= 1.0
 
 
-def test_timeout_seconds_covers_the_deferred_job(stack_env):
+def test_timeout_seconds_covers_the_deferred_job(stack_env, glue_jobs_take_time):
     """TimeoutSeconds counts the time AWS works (the trigger's timeout): States.Timeout, then Catch."""
-    job = _slow_glue_job(stack_env, 60)
+    job = glue_jobs_take_time(60)
     machine = {"StartAt": "Run job", "States": {
         "Run job": {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync",
                     "Parameters": {"JobName.$": "$.job"}, "TimeoutSeconds": 3,

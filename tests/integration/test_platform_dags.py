@@ -42,6 +42,17 @@ print(json.dumps({"events": events, "queued": sorted(set(queued)), "report": rep
 """
 
 
+@pytest.fixture(scope="module")
+def local_stack():
+    """A stack of the platform's own, as ``make run`` starts one: the seeded data (the Athena rows
+    queued for the analytics layer, say) and moto's transitions are not shared with other tests."""
+    stack = devstack.start()
+    try:
+        yield stack
+    finally:
+        devstack.stop(stack.pid)
+
+
 def _airflow_env(stack, tmp_path) -> dict[str, str]:
     env = {**os.environ, **stack.env(), **devstack.airflow_env(tmp_path / "home"),
            # as deployed: the layers are unpaused, so an Asset event queues the next layer's run
