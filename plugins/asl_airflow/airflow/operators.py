@@ -172,7 +172,10 @@ class AslStateOperator(BaseOperator):
     def finish(self, context: Any, outcome: states.Outcome, events: list[dict[str, Any]],
                exited: bool = True) -> Any:
         """Push the outcome, record the history, skip what this state did not choose."""
-        _check_size(outcome.output, self.state_name)
+        try:
+            _check_size(outcome.output, self.state_name)
+        except AslError as exc:  # over 256 KiB: the execution fails with States.DataLimitExceeded
+            self.fail_execution(context, exc, events)
         if exited and self.state_type != "Fail":
             events.append(_event(f"{self.state_type}StateExited", "stateExitedEventDetails",
                                  {"name": self.state_name, "output": dumps(outcome.output)}))
