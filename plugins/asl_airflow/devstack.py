@@ -196,13 +196,10 @@ def _extend_moto() -> None:
       on the next.
     - Redshift Data API: a statement finishes; moto keeps every statement ``STARTED`` forever. Here
       it reports ``STARTED`` on the first DescribeStatement and ``FINISHED`` on the next.
-    - EMR on EC2: a step runs to the end; moto keeps every step PENDING forever. Here it reports
-      RUNNING on the first DescribeStep and COMPLETED on the next.
-    All advance per describe call, the way moto's DataSync executions do, so runs are deterministic.
+    Both advance per describe call, the way moto's DataSync executions do, so runs are deterministic.
     """
     from moto.core.utils import utcnow
     from moto.dms.models import FakeReplicationTask
-    from moto.emr.models import ElasticMapReduceBackend
     from moto.redshiftdata.models import RedshiftDataAPIServiceBackend
 
     start, to_dict = FakeReplicationTask.start, FakeReplicationTask.to_dict
@@ -234,19 +231,6 @@ def _extend_moto() -> None:
         return statement
 
     RedshiftDataAPIServiceBackend.describe_statement = describe_statement
-
-    describe_step = ElasticMapReduceBackend.describe_step
-
-    def step_runs_to_the_end(self: Any, cluster_id: str, step_id: str) -> Any:
-        step = describe_step(self, cluster_id, step_id)
-        if step is not None and step.state in ("PENDING", "RUNNING"):
-            step._asl_describes = getattr(step, "_asl_describes", 0) + 1
-            step.state = "RUNNING" if step._asl_describes == 1 else "COMPLETED"
-            if step.state == "COMPLETED":
-                step.end_date_time = utcnow()
-        return step
-
-    ElasticMapReduceBackend.describe_step = step_runs_to_the_end
 
 
 if __name__ == "__main__":  # the local stack's server: ``python -m asl_airflow.devstack -H HOST -p PORT``
