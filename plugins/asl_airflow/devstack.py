@@ -40,6 +40,13 @@ class LocalStack:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def client(self, service: str, region: str = REGION) -> Any:
+        """A boto3 client for this endpoint (the keys :meth:`env` gives Airflow)."""
+        import boto3
+
+        return boto3.session.Session(region_name=region).client(
+            service, endpoint_url=self.endpoint, aws_access_key_id="testing", aws_secret_access_key="testing")
+
     def env(self, region: str = REGION) -> dict[str, str]:
         """Environment for Airflow and boto3 processes that should talk to this endpoint only."""
         conn = {

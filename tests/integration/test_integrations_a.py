@@ -19,15 +19,6 @@ ROLE = "arn:aws:iam::123456789012:role/asl-airflow-integrations"
 BUCKET = "asl-airflow-integrations-a"
 
 
-def _client(stack, service):
-    import boto3
-
-    env = stack.env()
-    return boto3.session.Session(region_name="us-east-1").client(
-        service, endpoint_url=stack.endpoint, aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
-
-
 def _caught(name: str, result_path: str, next_state: str) -> list[dict]:
     return [{"ErrorEquals": [name], "ResultPath": result_path, "Next": next_state}]
 
@@ -57,7 +48,7 @@ def _chain(steps: list[tuple[str, str, dict, str, str | None]]) -> dict:
 def messaging(local_stack):
     """Resources for the request-response machine, made with boto3 on the local endpoint."""
     tag = uuid.uuid4().hex[:8]
-    sns, sqs, s3, glue = (_client(local_stack, s) for s in ("sns", "sqs", "s3", "glue"))
+    sns, sqs, s3, glue = (local_stack.client(s) for s in ("sns", "sqs", "s3", "glue"))
     topic = sns.create_topic(Name=f"asl-a-{tag}")["TopicArn"]
     queue = sqs.create_queue(QueueName=f"asl-a-{tag}")["QueueUrl"]
     s3.create_bucket(Bucket=BUCKET)
@@ -129,7 +120,7 @@ def test_sns_publish_output_and_missing_topic(messaging_run, local_stack, messag
 def test_sqs_send_message_output_and_missing_queue(messaging_run, local_stack, messaging):
     out = messaging_run["output"]
     assert set(out["sqs"]) == {"MD5OfMessageBody", "MessageId", "SdkHttpMetadata", "SdkResponseMetadata"}
-    received = _client(local_stack, "sqs").receive_message(QueueUrl=messaging["queue"])["Messages"]
+    received = local_stack.client("sqs").receive_message(QueueUrl=messaging["queue"])["Messages"]
     assert json.loads(received[0]["Body"]) == {"order": 7}  # a JSON body is sent as JSON text
     assert received[0]["MessageId"] == out["sqs"]["MessageId"]
     assert out["sqs_error"]["Error"] == "SQS.QueueDoesNotExistException"
@@ -191,7 +182,7 @@ CHILD_FAIL = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "C
 @pytest.fixture(scope="module")
 def jobs(local_stack):
     tag = uuid.uuid4().hex[:8]
-    sfn, s3, glue = (_client(local_stack, s) for s in ("stepfunctions", "s3", "glue"))
+    sfn, s3, glue = (local_stack.client(s) for s in ("stepfunctions", "s3", "glue"))
     ok = sfn.create_state_machine(name=f"asl-child-ok-{tag}", definition=json.dumps(CHILD_OK),
                                   roleArn=ROLE)["stateMachineArn"]
     bad = sfn.create_state_machine(name=f"asl-child-bad-{tag}", definition=json.dumps(CHILD_FAIL),

@@ -21,24 +21,16 @@ IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 BUCKET = "asl-airflow-ml"  # seeded by include/seeds/ml_training.py, with csv/train.csv
 
 
-def _client(stack, service: str):
-    import boto3
-
-    return boto3.session.Session(region_name=REGION).client(
-        service, endpoint_url=stack.endpoint, aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-
-
 def _resources(stack, tag: str) -> dict:
     """What a platform team would have deployed: a SageMaker model, a Batch queue and job definition,
     an EMR Serverless application and an EMR cluster. Created with boto3, as infrastructure is."""
-    sm = _client(stack, "sagemaker")
+    sm = stack.client("sagemaker")
     model = f"asl-b-model-{tag}"
     sm.create_model(ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE})
 
-    batch = _client(stack, "batch")
-    ec2 = _client(stack, "ec2")
-    iam = _client(stack, "iam")
+    batch = stack.client("batch")
+    ec2 = stack.client("ec2")
+    iam = stack.client("iam")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
     sg = ec2.create_security_group(GroupName=f"asl-b-{tag}", Description="batch", VpcId=vpc)["GroupId"]
@@ -60,10 +52,10 @@ def _resources(stack, tag: str) -> dict:
                                                       {"type": "MEMORY", "value": "512"}]},
     )["jobDefinitionArn"]
 
-    app = _client(stack, "emr-serverless").create_application(
+    app = stack.client("emr-serverless").create_application(
         name=f"asl-b-{tag}", releaseLabel="emr-7.0.0", type="SPARK")["applicationId"]
 
-    cluster = _client(stack, "emr").run_job_flow(
+    cluster = stack.client("emr").run_job_flow(
         Name=f"asl-b-{tag}", ReleaseLabel="emr-7.0.0", ServiceRole="EMR_DefaultRole",
         JobFlowRole="EMR_EC2_DefaultRole",
         Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge", "InstanceCount": 1,
@@ -71,7 +63,7 @@ def _resources(stack, tag: str) -> dict:
     )["JobFlowId"]
 
     # DMS and DataSync are aws-sdk-only in Step Functions: the generic entry drives them
-    dms = _client(stack, "dms")
+    dms = stack.client("dms")
     instance = dms.create_replication_instance(
         ReplicationInstanceIdentifier=f"asl-b-{tag}", ReplicationInstanceClass="dms.t3.micro",
     )["ReplicationInstance"]["ReplicationInstanceArn"]
@@ -89,7 +81,7 @@ def _resources(stack, tag: str) -> dict:
                                              "object-locator": {"schema-name": "%", "table-name": "%"},
                                              "rule-action": "include"}]}),
     )["ReplicationTask"]["ReplicationTaskArn"]
-    datasync = _client(stack, "datasync")
+    datasync = stack.client("datasync")
     locations = [datasync.create_location_s3(S3BucketArn=f"arn:aws:s3:::{BUCKET}", Subdirectory=sub,
                                              S3Config={"BucketAccessRoleArn": role})["LocationArn"]
                  for sub in ("/csv", f"/copy-{tag}")]
@@ -321,7 +313,7 @@ def test_batch_sync_resumes_from_the_provider_trigger(stack_env):
     from asl_airflow.integrations import make_call
 
     res = _resources(stack_env, "trigger")
-    job_id = _client(stack_env, "batch").submit_job(
+    job_id = stack_env.client("batch").submit_job(
         jobName="deferred", jobQueue=res["queue"], jobDefinition=res["definition"])["jobId"]
 
     async def first_event():

@@ -124,12 +124,7 @@ ERRORS_IN_TURN = {
 
 @pytest.fixture
 def errors_in_turn_input(stack_env):
-    import boto3
-
-    env = stack_env.env()
-    s3 = boto3.session.Session(region_name="us-east-1").client(
-        "s3", endpoint_url=stack_env.endpoint, aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    s3 = stack_env.client("s3")
     try:
         s3.create_bucket(Bucket=ERRORS_IN_TURN_BUCKET)
     except s3.exceptions.BucketAlreadyOwnedByYou:
