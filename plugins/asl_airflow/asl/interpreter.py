@@ -161,6 +161,22 @@ class Interpreter:
             raise exc
         return states.catch_outcome(catcher, data, exc, env, ql)
 
+    def _recover(self, state: dict[str, Any], data: Any, env: states.StateEnv, ql: str,
+                 failure: errors.AslError | BranchFailed, counters: list[int], failed_event: str,
+                 ) -> states.Outcome | None:
+        """After a Parallel or Map failed: None when a retrier fires (its delay slept: run the state
+        again), else the Catch's outcome, or the error raised. A failing branch is retried whatever
+        its error; the state's own States.Runtime goes straight to Catch, with no retry and no
+        ``...StateFailed`` event."""
+        exc = failure.error if isinstance(failure, BranchFailed) else failure
+        if isinstance(failure, BranchFailed) or exc.error != errors.RUNTIME:
+            step = retry.next_retry(state.get("Retry", []), exc.error, counters)
+            if step.retry:
+                self.sleep(step.delay or 0)
+                return None
+            self.history.add(failed_event, None)
+        return self._catch(state, data, env, ql, exc)
+
     def _located(self, exc: errors.AslError, name: str) -> errors.AslError:
         """The state's own evaluation error with AWS's location prefix (so that Catch sees it too)."""
         if exc.error in _LOCATED and not getattr(exc, "located", False):
@@ -266,14 +282,9 @@ class Interpreter:
                 except errors.AslError as exc:
                     raise self._located(exc, env.state_name) from None
             except (errors.AslError, BranchFailed) as failure:
-                exc = failure.error if isinstance(failure, BranchFailed) else failure
-                if isinstance(failure, BranchFailed) or exc.error != errors.RUNTIME:
-                    step = retry.next_retry(state.get("Retry", []), exc.error, counters)
-                    if step.retry:
-                        self.sleep(step.delay or 0)
-                        continue
-                    self.history.add("ParallelStateFailed", None)
-                return self._catch(state, data, env, ql, exc)
+                outcome = self._recover(state, data, env, ql, failure, counters, "ParallelStateFailed")
+                if outcome is not None:
+                    return outcome
 
     def branch(self, machine: dict[str, Any], input_: Any, env: states.StateEnv, ql: str, index: int) -> Any:
         """Parallel branch ``index``; raises :class:`BranchFailed`. The Airflow join overrides this
@@ -338,20 +349,14 @@ class Interpreter:
                 except errors.AslError as exc:
                     raise self._located(exc, name) from None
             except (errors.AslError, BranchFailed) as failure:
-                exc = failure.error if isinstance(failure, BranchFailed) else failure
-                if isinstance(failure, BranchFailed) or exc.error != errors.RUNTIME:
-                    step = retry.next_retry(state.get("Retry", []), exc.error, counters)
-                    if step.retry:
-                        self.sleep(step.delay or 0)
-                        continue
-                    self.history.add("MapStateFailed", None)
-                return self._catch(state, data, env, ql, exc)
+                outcome = self._recover(state, data, env, ql, failure, counters, "MapStateFailed")
+                if outcome is not None:
+                    return outcome
 
     def _iteration_inputs(self, state: dict[str, Any], data: Any, items: list[Any], env: states.StateEnv,
                           ql: str) -> list[Any]:
         try:
-            inputs = self._guard(env, _item_inputs, state, data, items, env, ql)
-            return self._guard(env, states.map_batches, state, data, inputs, env, ql)
+            return self._guard(env, iteration_inputs, state, data, items, env, ql)
         except errors.AslError as exc:
             raise self._located(exc, env.state_name) from None
 
@@ -377,11 +382,7 @@ class Interpreter:
         self.history.add("MapRunStarted", "mapRunStartedEventDetails", {})
         try:
             if items is None:
-                resource, params = states.item_reader_request(state, data, env, ql)
-                items = list(self.invoker(resource, params, state, env) or [])
-                limit = states.reader_max_items(state, data, env, ql)
-                if limit is not None:
-                    items = items[:limit]
+                items = read_items(state, data, env, ql, self.invoker)
             inputs = self._iteration_inputs(state, data, items, env, ql)
         except errors.AslError:
             self.history.add("MapRunFailed", None)
@@ -407,8 +408,19 @@ class Interpreter:
         return results
 
 
-def _item_inputs(state: dict[str, Any], data: Any, items: list[Any], env: states.StateEnv, ql: str) -> list[Any]:
-    return [states.map_item_input(state, data, item, index, env, ql) for index, item in enumerate(items)]
+def read_items(state: dict[str, Any], data: Any, env: states.StateEnv, ql: str, invoker: Invoker) -> list[Any]:
+    """A Distributed Map's items from its ItemReader (through the service invoker), up to MaxItems."""
+    resource, params = states.item_reader_request(state, data, env, ql)
+    items = list(invoker(resource, params, state, env) or [])
+    limit = states.reader_max_items(state, data, env, ql)
+    return items if limit is None else items[:limit]
+
+
+def iteration_inputs(state: dict[str, Any], data: Any, items: list[Any], env: states.StateEnv,
+                     ql: str) -> list[Any]:
+    """What each iteration receives: ItemSelector per item, then ItemBatcher's batches."""
+    inputs = [states.map_item_input(state, data, item, index, env, ql) for index, item in enumerate(items)]
+    return states.map_batches(state, data, inputs, env, ql)
 
 
 def _merge_parallel_events(events: list[dict[str, Any]], start: int) -> None:

@@ -462,15 +462,22 @@ def map_items(state: dict[str, Any], raw_input: Any, env: StateEnv, ql: str) -> 
 
 
 def item_reader_request(state: dict[str, Any], raw_input: Any, env: StateEnv, ql: str) -> tuple[str, Any]:
-    """The ``(resource, parameters)`` of a Map's ItemReader call (the engine makes the call)."""
-    reader = state["ItemReader"]
+    """The ``(resource, parameters)`` of a Map's ItemReader call (the engine makes the call); its
+    JSONPath Parameters see the state's input after InputPath."""
+    return _service_request(state, "ItemReader", raw_input, env, ql, apply_input_path=True)
+
+
+def _service_request(state: dict[str, Any], field: str, raw_input: Any, env: StateEnv, ql: str,
+                     apply_input_path: bool) -> tuple[str, Any]:
+    """``(Resource, rendered Arguments or Parameters)`` of a Map's ItemReader or ResultWriter."""
+    spec = state[field]
     if ql == JSONATA:
-        params = jsonata_eval.render(reader.get("Arguments", {}), _states_binding(raw_input, env), env.variables,
-                                     "ItemReader/Arguments")
+        params = jsonata_eval.render(spec.get("Arguments", {}), _states_binding(raw_input, env), env.variables,
+                                     f"{field}/Arguments")
     else:
-        data = _select(raw_input, state.get("InputPath", "$"), env, "InputPath")
-        params = payload.render(reader.get("Parameters", {}), data, env.context(), env.variables)
-    return reader["Resource"], params
+        data = _select(raw_input, state.get("InputPath", "$"), env, "InputPath") if apply_input_path else raw_input
+        params = payload.render(spec.get("Parameters", {}), data, env.context(), env.variables)
+    return spec.get("Resource", ""), params
 
 
 def reader_max_items(state: dict[str, Any], raw_input: Any, env: StateEnv, ql: str) -> int | None:
@@ -640,14 +647,9 @@ def _path_number(path: str, name: str, raw_input: Any, env: StateEnv, integer: b
 
 
 def result_writer_request(state: dict[str, Any], raw_input: Any, env: StateEnv, ql: str) -> tuple[str, Any]:
-    """The ``(resource, parameters)`` of a Map's ResultWriter call (the engine makes the call)."""
-    writer = state["ResultWriter"]
-    if ql == JSONATA:
-        params = jsonata_eval.render(writer.get("Arguments", {}), _states_binding(raw_input, env), env.variables,
-                                     "ResultWriter/Arguments")
-    else:
-        params = payload.render(writer.get("Parameters", {}), raw_input, env.context(), env.variables)
-    return writer.get("Resource", ""), params
+    """The ``(resource, parameters)`` of a Map's ResultWriter call (the engine makes the call); its
+    JSONPath Parameters see the state's raw input."""
+    return _service_request(state, "ResultWriter", raw_input, env, ql, apply_input_path=False)
 
 
 # --- sizes ----------------------------------------------------------------------------------------

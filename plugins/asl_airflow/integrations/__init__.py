@@ -63,18 +63,14 @@ def __getattr__(name: str) -> Any:
 
 def resolve(resource: str) -> tuple[Integration, str, str, str]:
     """The entry for a Resource ARN and its ``(service, action, pattern)``; AslError if unsupported."""
+    from asl_airflow.integrations.catalog import problem
+
+    reason = problem(resource)  # the same answer the DAG parse got (the catalog is kept equal to the table)
+    if reason:
+        raise AslError(asl_errors.RUNTIME, reason)
     service, action, pattern = parse_resource(resource)
     entries = table()
-    entry = entries.get((service, action))
-    if entry is None and service.startswith("aws-sdk:"):
-        entry = entries.get(("aws-sdk", "*"))
-    if entry is None:
-        raise AslError(asl_errors.RUNTIME, f"Resource {resource!r} is not a supported service integration")
-    if pattern not in entry.patterns:
-        raise AslError(
-            asl_errors.RUNTIME,
-            f"Resource {resource!r}: {service}:{action} does not support the {pattern or 'request-response'} pattern",
-        )
+    entry = entries.get((service, action)) or entries[("aws-sdk", "*")]
     if pattern == WAIT_FOR_TASK_TOKEN:
         from asl_airflow.integrations.callbacks import wait_for_task_token
 
