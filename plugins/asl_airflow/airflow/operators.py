@@ -244,8 +244,7 @@ class AslStateOperator(BaseOperator):
     def _wait(self, context: Any, data: Any, env: states.StateEnv, events: list[dict[str, Any]]) -> Any:
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-        kind, value = states.wait_target(self.state, data, env, self.query_language)
-        moment = value if kind == "timestamp" else datetime.now(UTC) + timedelta(seconds=float(value))
+        moment = wait_until(self.state, data, env, self.query_language)
         outcome = states.wait_outcome(self.state, data, env, self.query_language)
         context["task_state_store"].set(_PROGRESS, {
             "output": outcome.output, "next": outcome.next, "variables": outcome.variables, "events": events,
@@ -288,9 +287,16 @@ class AslTaskOperator(AslStateOperator):
     def _save(self, context: Any, progress: dict[str, Any]) -> None:
         context["task_state_store"].set(_PROGRESS, progress)
 
-    def execute(self, context: Any) -> Any:
+    def _call(self, parameters: Any, extra: dict[str, Any]) -> tuple[Any, Any]:
+        """The Resource's integration entry and this state's call of it."""
         from asl_airflow.integrations import make_call
 
+        return make_call(
+            self.resource, parameters, aws_conn_id=self.aws_conn_id, region_name=self.region_name,
+            deferrable=True, task_id=self.task_id, state_name=self.state_name, extra=extra,
+        )
+
+    def execute(self, context: Any) -> Any:
         data, variables = self.state_input(context)
         progress = self._progress(context)
         if not progress["events"]:
@@ -306,23 +312,19 @@ class AslTaskOperator(AslStateOperator):
             progress["task_token"] = env.task_token
         entry = call = None
         try:
-            try:
+            try:  # the state's own evaluation, as the interpreter does it: Parameters, then the timeouts
                 parameters = states.task_parameters(self.state, data, env, self.query_language)
+                timeout, heartbeat = states.task_timeouts(self.state, data, env, self.query_language)
             except AslError as exc:
                 return self._state_error(context, progress, data, env, exc)
             if "task_token" in extra:  # the callback wait enforces TimeoutSeconds/HeartbeatSeconds itself
-                extra["timeout_seconds"], extra["heartbeat_seconds"] = states.task_timeouts(
-                    self.state, data, env, self.query_language)
-            entry, call = make_call(
-                self.resource, parameters, aws_conn_id=self.aws_conn_id, region_name=self.region_name,
-                deferrable=True, task_id=self.task_id, state_name=self.state_name, extra=extra,
-            )
+                extra["timeout_seconds"], extra["heartbeat_seconds"] = timeout, heartbeat
+            elif timeout:  # TimeoutSeconds counts the time AWS works too, deferred or not
+                progress["deadline"] = (datetime.now(UTC) + timedelta(seconds=timeout)).isoformat()
+            entry, call = self._call(parameters, extra)
             progress["events"].extend(self._scheduled(parameters))
             progress.update(data=data, variables=variables, parameters=parameters)
             self._save(context, progress)
-            timeout, _ = states.task_timeouts(self.state, data, env, self.query_language)
-            if timeout:  # TimeoutSeconds counts the time AWS works too, deferred or not
-                progress["deadline"] = (datetime.now(UTC) + timedelta(seconds=timeout)).isoformat()
             try:
                 result = entry.start(call, context)
             except _task_deferred() as deferred:
@@ -363,17 +365,11 @@ class AslTaskOperator(AslStateOperator):
 
     def resume_service(self, context: Any, event: Any = None) -> Any:
         """Back from the provider's trigger: let the provider operator finish, then shape the output."""
-        from asl_airflow.integrations import make_call
-
         progress = self._progress(context)
         data, variables = progress["data"], progress["variables"] or {}
         env = self.env(context, variables, progress["entered"], sum(progress["counters"]))
         env.task_token = progress.get("task_token")
-        entry, call = make_call(
-            self.resource, progress["parameters"], aws_conn_id=self.aws_conn_id, region_name=self.region_name,
-            deferrable=True, task_id=self.task_id, state_name=self.state_name,
-            extra={"task_token": env.task_token} if env.task_token else {},
-        )
+        entry, call = self._call(progress["parameters"], {"task_token": env.task_token} if env.task_token else {})
         try:
             if entry.resume is None:
                 raise AslError(asl_errors.RUNTIME, f"{self.resource} cannot resume after a deferral")
@@ -450,6 +446,12 @@ def _task_deferred() -> type[BaseException]:
     from airflow.sdk.exceptions import TaskDeferred
 
     return TaskDeferred
+
+
+def wait_until(state: dict[str, Any], data: Any, env: states.StateEnv, ql: str) -> datetime:
+    """When a Wait state ends: its timestamp, or now plus its seconds (the trigger's moment)."""
+    kind, value = states.wait_target(state, data, env, ql)
+    return value if kind == "timestamp" else datetime.now(UTC) + timedelta(seconds=float(value))
 
 
 def evaluation_failed(events: list[dict[str, Any]], error: AslError, state_name: str) -> list[dict[str, Any]]:
