@@ -182,12 +182,7 @@ def _slow_glue_job(stack, seconds: int) -> str:
     """A Glue job whose runs take ``seconds`` on the local endpoint (moto's state manager)."""
     import uuid
 
-    import boto3
-
-    env = stack.env()
-    glue = boto3.session.Session(region_name="us-east-1").client(
-        "glue", endpoint_url=stack.endpoint, aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    glue = stack.client("glue")
     job = f"asl-deferral-{uuid.uuid4().hex[:8]}"
     glue.create_job(Name=job, Role="arn:aws:iam::123456789012:role/asl-airflow-sagemaker",
                     Command={"Name": "glueetl", "ScriptLocation": "s3://asl-airflow-ml/x.py"})
@@ -240,3 +235,22 @@ def test_more_items_than_max_map_length_run_in_lanes(monkeypatch):
     assert on_airflow["output"] == local["output"]
     assert _types(on_airflow) == _types(local)
     assert _types(on_airflow).count("MapIterationSucceeded") == 10
+
+
+def test_a_parallel_failing_in_one_map_item_leaves_the_other_items_alone():
+    """Inside a Map's items, a Parallel whose branch input fails for one item skips that item's
+    branches only: the other items' branches run, as on Step Functions."""
+    machine = {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "End": True, "ItemsPath": "$.items",
+        "ItemProcessor": {"StartAt": "Both", "States": {"Both": {
+            "Type": "Parallel", "InputPath": "$.x", "End": True,
+            "Catch": [{"ErrorEquals": ["States.Runtime"], "ResultPath": "$.error", "Next": "Missing"}],
+            "Branches": [{"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}}]},
+            "Missing": {"Type": "Pass", "Result": "no x", "End": True}}}}}}
+    data = {"items": [{}, {"x": 1}, {}, {"x": 2}]}
+    local = asl_airflow.run(machine, data, engine="local", history=True)
+    on_airflow = asl_airflow.run(machine, data, engine="airflow", history=True)
+    assert local["output"] == ["no x", [1], "no x", [2]]
+    assert on_airflow["status"] == "SUCCEEDED", on_airflow
+    assert on_airflow["output"] == local["output"]
+    assert _types(on_airflow) == _types(local)

@@ -67,6 +67,7 @@ class _Scope:
     nested: bool = False
     mapped: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # task kwargs for every task in this scope
+    items: bool = False  # a Map's ItemProcessor itself (its first task reads its own item)
 
 
 @dataclass
@@ -144,7 +145,7 @@ class _Compiler:
                     kwargs["is_start"] = True
             kwargs["nested"] = scope.nested
             self.create(unit, machine, language, kwargs, taken, scope)
-        if scope.mapped:
+        if scope.items:
             start_unit.head.lane_processor = machine
         for unit in units:
             unit.head.predecessors = {p.tail.task_id: p.names[0] for p in preds[id(unit)]}
@@ -185,53 +186,47 @@ class _Compiler:
         from asl_airflow.airflow.composite import AslEntryOperator, AslJoinOperator
 
         group_id = task_id_for(name, taken)
-        head_kwargs = dict(common)
         join_kwargs = {k: v for k, v in common.items() if k not in ("is_start", "entry_task_id", "trigger_rule")}
-        inner = dict(scope.extra)
         with TaskGroup(group_id, tooltip=f"{state['Type']} state {name}"):
             entry = AslEntryOperator(task_id="start", state_name=name, state=state, task_display_name=name,
-                                     **self.aws, **head_kwargs)
-            tails: list[dict[str, str]] = []
+                                     **self.aws, **common)
+            tails: list[dict[str, str]] = []  # per branch (one for Map's items): state name -> its last task
             starts: list[str] = []
+            item_head: str | None = None
             if state["Type"] == "Parallel":
                 heads = []
                 for index, branch in enumerate(state["Branches"]):
                     with TaskGroup(f"branch_{index + 1}", tooltip=f"branch {index + 1} of {name}"):
-                        of, start = self.render(branch, _Scope(entry.task_id, True, scope.mapped, inner))
+                        of, start = self.render(branch, _Scope(entry.task_id, True, scope.mapped, scope.extra))
                     entry >> start.head
                     heads.append(start.head.task_id)
                     tails.append({n: u.tail.task_id for n, u in of.items()})
                     starts.append(branch["StartAt"])
                 entry.branch_starts = heads
-                join = AslJoinOperator(task_id="join", entry_task_id=entry.task_id, branch_tails=tails,
-                                       branch_starts=starts, state_name=name, state=state,
-                                       task_display_name=f"{name} (join)", **self.aws, **join_kwargs)
-                for branch_tails in tails:
-                    for task_id in set(branch_tails.values()):
-                        entry.dag.get_task(task_id) >> join
             else:
                 proc = processor(state)
                 concurrency = state.get("MaxConcurrency")
-                item_extra = dict(inner)
+                item_extra = dict(scope.extra)
                 if isinstance(concurrency, int) and concurrency > 0:
                     item_extra["max_active_tis_per_dagrun"] = concurrency
                 found: dict[str, Any] = {}
 
                 @task_group(group_id="items", tooltip=f"the items of {name}, one mapped group per item")
                 def items(lane: Any) -> None:
-                    of, start = self.render(proc, _Scope(entry.task_id, True, True, item_extra))
-                    found["of"], found["start"] = of, start
+                    scope_of_items = _Scope(entry.task_id, True, True, item_extra, items=True)
+                    found["of"], found["start"] = self.render(proc, scope_of_items)
 
                 items.expand(lane=XComArg(entry))
-                of, start = found["of"], found["start"]
-                tails.append({n: u.tail.task_id for n, u in of.items()})
+                tails.append({n: u.tail.task_id for n, u in found["of"].items()})
                 starts.append(proc["StartAt"])
-                join = AslJoinOperator(task_id="join", entry_task_id=entry.task_id, branch_tails=tails,
-                                       branch_starts=starts, mapped_items=True, item_head=start.head.task_id,
-                                       state_name=name, state=state, task_display_name=f"{name} (join)",
-                                       **self.aws, **join_kwargs)
-                for task_id in set(tails[0].values()) | {start.head.task_id}:
-                    entry.dag.get_task(task_id) >> join
+                item_head = found["start"].head.task_id
+            join = AslJoinOperator(task_id="join", entry_task_id=entry.task_id, branch_tails=tails,
+                                   branch_starts=starts, mapped_items=item_head is not None, item_head=item_head,
+                                   state_name=name, state=state, task_display_name=f"{name} (join)",
+                                   **self.aws, **join_kwargs)
+            upstream = {task_id for branch_tails in tails for task_id in branch_tails.values()}
+            for task_id in sorted(upstream | ({item_head} if item_head else set())):
+                entry.dag.get_task(task_id) >> join
         unit.head, unit.tail = entry, join
 
 

@@ -14,17 +14,24 @@ that runs its states through the reference interpreter, deferring on each of its
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowSkipException, DownstreamTasksSkipped
 
-from asl_airflow.airflow.operators import ENTRY_KEY, STATE_KEY, AslStateOperator, execution_info, map_index
+from asl_airflow.airflow.operators import (
+    ENTRY_KEY,
+    STATE_KEY,
+    AslStateOperator,
+    execution_info,
+    map_index,
+    wait_until,
+)
 from asl_airflow.asl import errors as asl_errors
 from asl_airflow.asl import states
 from asl_airflow.asl.context import iso_now
 from asl_airflow.asl.errors import AslError
-from asl_airflow.asl.interpreter import BranchFailed, Interpreter, _item_inputs
+from asl_airflow.asl.interpreter import BranchFailed, Interpreter, iteration_inputs, read_items
 
 _REGION_PROGRESS = "asl_region"
 
@@ -74,8 +81,10 @@ class AslEntryOperator(AslStateOperator):
         except AslError:
             entry["failed"] = True
             ti.xcom_push(key=ENTRY_KEY, value=entry)
-            if self.branch_starts:
-                raise DownstreamTasksSkipped(tasks=self.branch_starts) from None
+            if self.branch_starts:  # inside a Map's items: only this item's branches
+                index = map_index(ti)
+                skip = self.branch_starts if index < 0 else [(t, index) for t in self.branch_starts]
+                raise DownstreamTasksSkipped(tasks=skip) from None
             return []
         limit = _max_map_length()
         if len(inputs) <= limit:
@@ -87,23 +96,18 @@ class AslEntryOperator(AslStateOperator):
             lanes = math.ceil(len(inputs) / size)
             entry["lanes"] = size
             for lane in range(lanes):
-                chunk = list(enumerate(inputs))[lane * size:(lane + 1) * size]
-                ti.xcom_push(key=f"asl_item_{lane}", value=[[i, item] for i, item in chunk])
+                chunk = range(lane * size, min((lane + 1) * size, len(inputs)))
+                ti.xcom_push(key=f"asl_item_{lane}", value=[[i, inputs[i]] for i in chunk])
         ti.xcom_push(key=ENTRY_KEY, value=entry)
         return list(range(lanes))
 
     def _item_inputs(self, data: Any, env: states.StateEnv) -> list[Any]:
         ql = self.query_language
         if "ItemReader" in self.state:
-            resource, params = states.item_reader_request(self.state, data, env, ql)
-            items = list(_invoker(self.aws_conn_id, self.region_name)(resource, params, self.state, env) or [])
-            limit = states.reader_max_items(self.state, data, env, ql)
-            if limit is not None:
-                items = items[:limit]
+            items = read_items(self.state, data, env, ql, _invoker(self.aws_conn_id, self.region_name))
         else:
             items = states.map_items(self.state, data, env, ql)
-        inputs = _item_inputs(self.state, data, items, env, ql)
-        return states.map_batches(self.state, data, inputs, env, ql)
+        return iteration_inputs(self.state, data, items, env, ql)
 
 
 class _Recorded:
@@ -287,8 +291,11 @@ class AslRegionOperator(AslStateOperator):
                         outcome = states.wait_outcome(state, data, env, ql)
                         interpreter.history.state_exited("Wait", name, outcome.output)
                     else:
-                        moment = self._wait_until(state, data, env, ql)
-                        if moment is not None:
+                        try:
+                            moment: datetime | None = wait_until(state, data, env, ql)
+                        except AslError:
+                            moment = None  # the interpreter reports it, with its events
+                        if moment is not None and moment > datetime.now(UTC):
                             interpreter.history.state_entered("Wait", name, data)
                             context["task_state_store"].set(_REGION_PROGRESS, {
                                 "name": name, "data": data, "variables": variables,
@@ -304,17 +311,6 @@ class AslRegionOperator(AslStateOperator):
             self.fail_execution(context, exc, interpreter.history.events)
             raise
         return self.finish(context, states.Outcome(data, name, variables), interpreter.history.events, exited=False)
-
-    @staticmethod
-    def _wait_until(state: dict[str, Any], data: Any, env: states.StateEnv, ql: str) -> datetime | None:
-        """When the Wait ends, if that is in the future (errors surface through the interpreter)."""
-        try:
-            seconds = states.wait_seconds(states.wait_target(state, data, env, ql))
-        except AslError:
-            return None
-        if not seconds or seconds <= 0:
-            return None
-        return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 def run_lane(operator: AslStateOperator, context: Any, lane: list[list[Any]], variables: dict[str, Any]) -> None:
