@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from asl_airflow.airflow.builders import AslTaskGroup, asl_dag  # noqa: F401
     from asl_airflow.asl import AslError, AslValidationError, Definition, load_definition  # noqa: F401
-    from asl_airflow.runner import run  # noqa: F401
+    from asl_airflow.runner import run, test_state  # noqa: F401
 
 _LAZY = {
     "load_definition": "asl_airflow.asl",
@@ -21,6 +21,7 @@ _LAZY = {
     "AslError": "asl_airflow.asl",
     "AslValidationError": "asl_airflow.asl",
     "run": "asl_airflow.runner",
+    "test_state": "asl_airflow.runner",
     "asl_dag": "asl_airflow.airflow.builders",
     "AslTaskGroup": "asl_airflow.airflow.builders",
 }

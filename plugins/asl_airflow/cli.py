@@ -15,15 +15,37 @@ from pathlib import Path
 from typing import Any
 
 
+class UsageError(Exception):
+    """A command-line argument that cannot be used: reported like argparse's own errors (exit 2)."""
+
+
 def _read_input(value: str | None) -> Any:
+    """``--input``: JSON text, or ``@file`` holding it; read strictly (no NaN, bounded nesting)."""
+    from asl_airflow.asl import strictjson
+
     if value is None:
         return None
     if value.startswith("@"):
-        value = Path(value[1:]).read_text()
+        try:
+            value = Path(value[1:]).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--input: cannot read {value[1:]!r}: {getattr(exc, 'strerror', None) or exc}") \
+                from None
     try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise SystemExit(f"--input is not valid JSON: {exc}") from exc
+        return strictjson.loads(value)
+    except strictjson.JsonError as exc:
+        raise UsageError(f"--input is not valid JSON: {exc}") from None
+
+
+def parse_substitutions(values: list[str] | None) -> dict[str, str]:
+    """``--subst NAME=VALUE`` (repeatable) as the ``substitutions`` mapping of ``load_definition``."""
+    out: dict[str, str] = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--subst expects NAME=VALUE, got {item!r}")
+        out[name] = value
+    return out
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -36,7 +58,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             document, source = read_document(path)
             if args.subst:
-                document = substitute(document, dict(s.split("=", 1) for s in args.subst), source)
+                document = substitute(document, parse_substitutions(args.subst), source)
             problems = validate(document, source)
         except AslValidationError as exc:
             problems = exc.problems
@@ -50,13 +72,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from asl_airflow.asl.errors import AslValidationError
+    from asl_airflow.asl.errors import AslValidationError, InvalidExecutionInput
     from asl_airflow.runner import run
 
     try:
         result = run(args.file, _read_input(args.input), engine=args.engine, history=args.history)
     except AslValidationError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
+        return 2
+    except InvalidExecutionInput as exc:  # StartExecution refused it: no execution
+        print(f"{exc.name}: {exc.message}", file=sys.stderr)
         return 2
     print(json.dumps(result, indent=None if args.compact else 2, default=str))
     return 0 if result["status"] == "SUCCEEDED" else 1
@@ -81,7 +106,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from asl_airflow.asl.errors import AslValidationError
 
     try:
-        definition = load_definition(args.file, dict(s.split("=", 1) for s in args.subst or []))
+        definition = load_definition(args.file, parse_substitutions(args.subst))
         from asl_airflow.airflow.codegen import dag_source
 
         text = dag_source(definition, args.dag_id, schedule=args.schedule, tags=args.tag,
@@ -107,6 +132,48 @@ def cmd_dags_test(args: argparse.Namespace) -> int:
     else:
         print_summary(result)
     return 0 if result["status"] == "SUCCEEDED" else 1
+
+
+def _json_arg(value: str | None, flag: str) -> Any:
+    """A JSON-valued option (JSON text or ``@file``), read strictly; a clear usage error otherwise."""
+    from asl_airflow.asl import strictjson
+
+    if value is None:
+        return None
+    if value.startswith("@"):
+        try:
+            value = Path(value[1:]).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{flag}: cannot read {value[1:]!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        return strictjson.loads(value)
+    except strictjson.JsonError as exc:
+        raise UsageError(f"{flag} is not valid JSON: {exc}") from None
+
+
+def cmd_test_state(args: argparse.Namespace) -> int:
+    """One state, offline, as AWS's TestState API runs it: prints its response as one JSON object."""
+    from asl_airflow.asl.definition import read_document
+    from asl_airflow.asl.errors import AslValidationError
+    from asl_airflow.asl.test_state import TestStateError
+    from asl_airflow.runner import test_state
+
+    try:
+        document, _ = read_document(args.file)
+        response = test_state(
+            document, state_name=args.state, input=_json_arg(args.input, "--input"),
+            mock=_json_arg(args.mock, "--mock"), inspection_level=args.inspection_level,
+            variables=_json_arg(args.variables, "--variables"), context=_json_arg(args.context, "--context"),
+            state_configuration=_json_arg(args.state_configuration, "--state-configuration"),
+        )
+    except AslValidationError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 2
+    except TestStateError as exc:  # what AWS answers with HTTP 400
+        print(json.dumps({"__type": exc.code, "message": exc.message}), file=sys.stderr)
+        return 2
+    print(json.dumps(response, indent=None if args.compact else 2))
+    return 0 if response["status"] in ("SUCCEEDED", "CAUGHT_ERROR") else 1
 
 
 def _fmt_duration(seconds: float | None) -> str:
@@ -190,6 +257,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compact", action="store_true", help="one-line JSON")
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("test-state", help="test one state offline, as AWS's TestState API does")
+    p.add_argument("file", help="a state machine (then --state) or a single state, JSON")
+    p.add_argument("--state", help="the state to test (stateName)")
+    p.add_argument("--input", help="the state's input: JSON or @file")
+    p.add_argument("--mock", help='{"result": JSON text} or {"errorOutput": {"error", "cause"}}')
+    p.add_argument("--inspection-level", choices=["INFO", "DEBUG", "TRACE"], default="INFO")
+    p.add_argument("--variables", help="workflow variables the state sees: a JSON object")
+    p.add_argument("--context", help="context object ($$) fields: a JSON object")
+    p.add_argument("--state-configuration", help="retrierRetryCount, errorCausedByState, "
+                   "mapIterationFailureCount, mapItemReaderData: a JSON object")
+    p.add_argument("--compact", action="store_true", help="one-line JSON")
+    p.set_defaults(func=cmd_test_state)
+
     p = sub.add_parser("graph", help="print a Mermaid flowchart of the machine")
     p.add_argument("file")
     p.set_defaults(func=cmd_graph)
@@ -221,8 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

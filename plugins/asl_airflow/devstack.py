@@ -204,6 +204,13 @@ def _extend_moto() -> None:
     - Redshift Data API: a statement finishes; moto keeps every statement ``STARTED`` forever. Here
       it reports ``STARTED`` on the first DescribeStatement and ``FINISHED`` on the next.
     Both advance per describe call, the way moto's DataSync executions do, so runs are deterministic.
+    - DataSync: an execution finishes by itself, as AWS's does. moto advances one only when it is
+      described and frees its task only when a describe shows SUCCESS, so an execution nobody
+      polled to the end (the run that started it failed or was stopped) kept its task RUNNING and
+      every later StartTaskExecution failed with InvalidRequestException until a restart. Here an
+      execution also moves one status on every ``ASL_DATASYNC_STATUS_SECONDS`` (default 5 s, far
+      slower than a poll loop, so polled runs still see every status), and the task is free again
+      once its execution has ended.
     """
     from moto.core.utils import utcnow
     from moto.dms.models import FakeReplicationTask
@@ -238,6 +245,89 @@ def _extend_moto() -> None:
         return statement
 
     RedshiftDataAPIServiceBackend.describe_statement = describe_statement
+    _datasync_executions_finish()
+
+
+def _datasync_executions_finish() -> None:
+    from moto.datasync.models import DataSyncBackend, TaskExecution
+
+    step = float(os.environ.get("ASL_DATASYNC_STATUS_SECONDS", "5"))
+    order = [*TaskExecution.TASK_EXECUTION_INTERMEDIATE_STATES, *TaskExecution.TASK_EXECUTION_SUCCESS_STATES]
+    init = TaskExecution.__init__
+
+    def execution_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self._asl_started = time.monotonic()
+
+    def settle(backend: Any, execution: Any) -> None:
+        """The status time alone has brought the execution to; its task is free once it ended."""
+        if execution.status in order[:-1]:
+            due = min(int((time.monotonic() - getattr(execution, "_asl_started", time.monotonic())) / step),
+                      len(order) - 1)
+            if order.index(execution.status) < due:
+                execution.status = order[due]
+        task = backend.tasks.get(execution.task_arn)
+        if task is not None and task.current_task_execution_arn == execution.arn and \
+                execution.status not in order[:-1]:
+            task.status, task.current_task_execution_arn = "AVAILABLE", None
+
+    get_execution, start_execution = DataSyncBackend._get_task_execution, DataSyncBackend.start_task_execution
+
+    def get_task_execution(self: Any, task_execution_arn: str) -> Any:
+        execution = get_execution(self, task_execution_arn)
+        settle(self, execution)
+        return execution
+
+    def start_task_execution(self: Any, task_arn: str) -> str:
+        task = self.tasks.get(task_arn)
+        if task is not None and task.current_task_execution_arn in self.task_executions:
+            settle(self, self.task_executions[task.current_task_execution_arn])
+        return start_execution(self, task_arn)
+
+    TaskExecution.__init__ = execution_init
+    DataSyncBackend._get_task_execution = get_task_execution
+    DataSyncBackend.start_task_execution = start_task_execution
+    _idempotency_tokens()
+
+
+def _idempotency_tokens() -> None:
+    """Client tokens as AWS documents them; moto ignores them and starts a second job.
+
+    - Athena StartQueryExecution: a repeated ``ClientRequestToken`` returns the first query's id
+      and starts no other query.
+    - EMR Serverless StartJobRun: a repeated ``clientToken`` on the same application returns the
+      first job run.
+    The Task integrations rely on these tokens to start a job at most once per ASL attempt when a
+    worker dies between the call and its record (``integrations.base.submit_once``).
+    """
+    import json
+
+    from moto.athena.responses import AthenaResponse
+    from moto.emrserverless.models import EMRServerlessBackend
+
+    start_query = AthenaResponse.start_query_execution
+
+    def start_query_execution(self: Any) -> Any:
+        token = self._get_param("ClientRequestToken")
+        seen = self.athena_backend.__dict__.setdefault("_asl_tokens", {})
+        if token and token in seen:
+            return json.dumps({"QueryExecutionId": seen[token]})
+        answer = start_query(self)
+        if token and isinstance(answer, str):
+            seen[token] = json.loads(answer)["QueryExecutionId"]
+        return answer
+
+    AthenaResponse.start_query_execution = start_query_execution
+
+    start_job_run = EMRServerlessBackend.start_job_run
+
+    def start_job_run_once(self: Any, application_id: str, client_token: str, *args: Any, **kwargs: Any) -> Any:
+        for job_run in self.job_runs.get(application_id, []):
+            if client_token and job_run.client_token == client_token:
+                return job_run
+        return start_job_run(self, application_id, client_token, *args, **kwargs)
+
+    EMRServerlessBackend.start_job_run = start_job_run_once
 
 
 if __name__ == "__main__":  # the local stack's server: ``python -m asl_airflow.devstack -H HOST -p PORT``

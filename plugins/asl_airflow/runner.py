@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 from asl_airflow.asl.definition import Definition, load_definition
-from asl_airflow.asl.interpreter import Interpreter
+from asl_airflow.asl.interpreter import Interpreter, check_execution_input
 
 
 def _has_tasks(document: dict[str, Any]) -> bool:
@@ -40,7 +42,15 @@ def run(
     history: bool = False,
     substitutions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run once; returns ``{"status", "output", "error", "cause"}`` (+ ``"history"`` when asked)."""
+    """Run once; returns ``{"status", "output", "error", "cause"}`` (+ ``"history"`` when asked).
+
+    ``status`` is Step Functions' ``SUCCEEDED``, ``FAILED``, ``TIMED_OUT`` (the machine's
+    ``TimeoutSeconds``; error ``States.Timeout``) or ``ABORTED``. Before anything runs, on either
+    engine, the definition is validated (``AslValidationError``) and the input checked as
+    StartExecution checks it: :class:`~asl_airflow.asl.errors.InvalidExecutionInput` for input that
+    is not JSON (NaN, Infinity, nested more than 500 levels) or is over 262,144 bytes.
+    """
+    check_execution_input({} if input is None else input)
     loaded = load_definition(definition, substitutions)
     if engine == "local":
         invoker = None
@@ -72,6 +82,63 @@ def _template_db(env: dict[str, str]) -> Path:
     return db
 
 
+def _stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """End the child's whole process group (``dags test`` starts task and trigger processes)."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        if proc.poll() is not None:
+            break
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+    try:  # what the leader started may outlive it
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _run_child(cmd: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run ``cmd`` in a process group of its own and return ``(returncode, stdout, stderr)``.
+
+    When this process is told to stop (SIGTERM, SIGINT, SIGHUP) while the child runs, the child's
+    group is stopped first, then the signal takes its usual effect here: a killed
+    ``asl-airflow run --engine airflow`` leaves no ``dags test`` behind. Whatever way this function
+    is left (an exception included), the group is gone.
+    """
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    previous: dict[int, Any] = {}
+
+    def forward(signum: int, frame: Any) -> None:
+        _stop_group(proc)
+        handler = previous.get(signum, signal.SIG_DFL)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        previous.clear()
+        if callable(handler):
+            handler(signum, frame)
+        elif handler == signal.SIG_DFL:
+            os.kill(os.getpid(), signum)
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in _FORWARDED:
+            previous[sig] = signal.signal(sig, forward)
+    try:
+        stdout, stderr = proc.communicate()
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        _stop_group(proc)
+    return proc.returncode, stdout, stderr
+
+
 def run_on_airflow(definition: Definition, input_: Any, history: bool) -> dict[str, Any]:
     """Compile to a DAG in a temporary dags folder and run it with ``dag.test()`` in a child process."""
     from asl_airflow.devstack import airflow_env
@@ -90,15 +157,31 @@ def run_on_airflow(definition: Definition, input_: Any, history: bool) -> dict[s
         shutil.copy(_template_db(env), home / "airflow.db")
         input_file = home / "input.json"  # a file, not argv: an execution input may be up to 256 KiB
         input_file.write_text(json.dumps(input_ if input_ is not None else {}))
-        proc = subprocess.run(
+        returncode, stdout, stderr = _run_child(
             [sys.executable, "-m", "asl_airflow.cli", "_dags-test", "asl_machine",
              "--input", f"@{input_file}", "--json"],
-            env=env, capture_output=True, text=True,
+            env,
         )
-        if proc.returncode not in (0, 1) or not proc.stdout.strip():
-            raise RuntimeError(f"the Airflow engine failed:\n{proc.stderr[-4000:]}")
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        if returncode not in (0, 1) or not stdout.strip():
+            raise RuntimeError(f"the Airflow engine failed:\n{stderr[-4000:]}")
+        result = json.loads(stdout.strip().splitlines()[-1])
     out = {k: result.get(k) for k in ("status", "output", "error", "cause")}
     if history:
         out["history"] = result.get("history", [])
     return out
+
+
+def test_state(definition: dict[str, Any] | str, **kwargs: Any) -> dict[str, Any]:
+    """``asl_airflow.test_state``: one state as AWS's TestState runs it (:mod:`asl_airflow.asl.test_state`);
+    an unmocked Task calls AWS through the same invoker as ``run(engine="local")``."""
+    from asl_airflow.asl import test_state as ts
+
+    document = ts._json_field(definition, "definition")
+    if "invoker" not in kwargs and isinstance(document, dict):
+        candidate = {"States": {"S": document}} if "Type" in document else document
+        if _has_tasks(candidate) and not kwargs.get("mock"):
+            from asl_airflow.integrations.invoker import LocalInvoker
+
+            kwargs["invoker"] = LocalInvoker()
+    return ts.test_state(document, **kwargs)
+

@@ -31,6 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from asl_airflow.asl import strictjson
 from asl_airflow.integrations import callbacks
 
 URL_PREFIX = "/asl-airflow"
@@ -132,11 +133,14 @@ def deliver(token: str, user: BaseUser, record: dict[str, Any]) -> None:
         )
         if ti is None:
             raise StepFunctionsError("TaskDoesNotExist", "Task does not exist: no such task instance")
-        if ti.try_number != target.try_number:
-            raise StepFunctionsError("TaskTimedOut", "Task Timed Out: the token is for an earlier attempt")
+        # the stored digest is the current ASL attempt's token: an ASL retry replaces it, while an
+        # Airflow re-run of the same attempt after a worker crash keeps it (the service has it), so
+        # the token's own try number may be older than the task instance's
         stored = get_state_backend().get(TaskScope(**where), callbacks.TOKEN_KEY, session=session)
         expected = (_decode(stored) or {}).get("sha256", "")
         if not hmac.compare_digest(expected, callbacks.token_digest(token)):
+            if target.try_number < ti.try_number:
+                raise StepFunctionsError("TaskTimedOut", "Task Timed Out: the token is for an earlier attempt")
             raise StepFunctionsError("InvalidToken", "Invalid Token: not the token of this task attempt")
         current = _decode(session.scalar(select(XComModel.value).filter_by(key=callbacks.RESULT_KEY, **where)))
         spent = isinstance(current, dict) and current.get("status") in callbacks.FINAL
@@ -147,14 +151,22 @@ def deliver(token: str, user: BaseUser, record: dict[str, Any]) -> None:
 
 
 def _output(value: Any) -> Any:
+    """The Task's result from ``output``: JSON text (as AWS takes it) or the JSON value itself, read
+    strictly. ``NaN``, ``Infinity`` or ``1e400`` (which Python's parser, and so the request body,
+    would read as a float that is not JSON) are ``InvalidOutput``: the Task keeps waiting."""
     if isinstance(value, str):
         if len(value) > MAX_OUTPUT:
             raise StepFunctionsError("ValidationException", f"output is longer than {MAX_OUTPUT} characters")
         try:
-            return json.loads(value)
-        except ValueError as exc:
+            return strictjson.loads(value)
+        except strictjson.JsonError as exc:
             raise StepFunctionsError("InvalidOutput", f"Invalid Output: {exc}") from None
-    if len(json.dumps(value)) > MAX_OUTPUT:
+    try:
+        strictjson.check(value)
+        too_long = strictjson.size_exceeds(value, MAX_OUTPUT) or len(strictjson.dumps(value)) > MAX_OUTPUT
+    except strictjson.JsonError as exc:
+        raise StepFunctionsError("InvalidOutput", f"Invalid Output: {exc}") from None
+    if too_long:
         raise StepFunctionsError("ValidationException", f"output is longer than {MAX_OUTPUT} characters")
     return value
 

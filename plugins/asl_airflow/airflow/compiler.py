@@ -12,6 +12,16 @@ or TaskGroup (cosmos-style: parse -> graph -> render -> operators). Each state b
 
 Trigger rules encode "only the states Step Functions would enter run": a unit reachable from
 several units runs when any of them succeeded and chose it; every other task ends skipped.
+
+Task ids (Airflow keys a task's history by them, so the same definition always gives the same ids):
+a state's id is its name made Airflow-valid without dots (:func:`~asl_airflow.asl.graph.id_label`)
+under the TaskGroups of the Parallel/Map states holding it, e.g. ``Fan_out.branch_1.Load``; a
+Parallel/Map group holds only ``start``, ``join`` and ``branch_<n>``/``items``, which no state label
+can equal. Airflow allows 250 characters for the whole path, so a group id is kept within
+``_GROUP_ID_BUDGET`` (a long name is cut and hashed); deeper than that, a group stops prefixing its
+children (``prefix_group_id=False``) and names them after a root token made from the state name and
+a hash of the group's own id (``<name>_<hash>.start``, ``<name>_<hash>_branch_1.Load``), so any
+nesting depth fits. Display names, tooltips and group labels keep the state names.
 """
 
 from __future__ import annotations
@@ -22,8 +32,23 @@ from typing import Any
 from asl_airflow.airflow.operators import AslStateOperator, AslTaskOperator
 from asl_airflow.asl.definition import Definition
 from asl_airflow.asl.errors import AslValidationError
-from asl_airflow.asl.graph import StateGraph, task_id_for
+from asl_airflow.asl.graph import MAX_TASK_ID, StateGraph, id_label, short_hash
 from asl_airflow.asl.states import processor
+
+
+#: a Parallel/Map group's own id stays within this many characters, leaving its tasks room under
+#: Airflow's 250 (``<group>.branch_<n>.<label of at most ~90>``)
+_GROUP_ID_BUDGET = 120
+#: below this much room for a group label, the group re-roots its children's ids (module docstring)
+_MIN_GROUP_LABEL = 20
+
+
+def _current_prefix() -> str:
+    """The ``group.`` prefix Airflow puts before an id created here ("" at the top of a DAG)."""
+    from airflow.sdk.definitions._internal.contextmanager import TaskGroupContext
+
+    group = TaskGroupContext.get_current()
+    return group.child_id("x")[:-1] if group is not None else ""
 
 
 def _pointer(*parts: str) -> str:
@@ -84,6 +109,9 @@ class _Compiler:
         self.definition = definition
         self.aws = {"aws_conn_id": aws_conn_id, "region_name": region_name}
         self.task_kwargs = dict(task_kwargs or {})
+        #: ids that live at the top of the DAG: the top-level labels (when the machine is the whole
+        #: DAG) and the re-rooted groups' tokens, so neither can take the other's id
+        self.root_taken: set[str] = set()
 
     # -- units ----------------------------------------------------------------------------------
 
@@ -132,7 +160,7 @@ class _Compiler:
                         succs[id(unit)].append(other)
                         preds[id(other)].append(unit)
         language = machine.get("QueryLanguage", self.definition.query_language)
-        taken: set[str] = set()
+        taken: set[str] = self.root_taken if _current_prefix() == "" else set()
         start_unit = of[machine["StartAt"]]
         for unit in units:
             kwargs: dict[str, Any] = {**self.task_kwargs, **scope.extra}
@@ -164,17 +192,18 @@ class _Compiler:
         state = machine["States"][name]
         ql = state.get("QueryLanguage", language)
         common = dict(kwargs, query_language=ql, state_machine_name=self.definition.name)
+        room = MAX_TASK_ID - len(_current_prefix())
         if unit.kind == "region":
             from asl_airflow.airflow.composite import AslRegionOperator  # only machines with loops pay for it
 
             suffix = "_loop" if len(unit.names) > 1 else ""
-            task = AslRegionOperator(task_id=task_id_for(name + suffix, taken), members=unit.names,
+            task = AslRegionOperator(task_id=id_label(name + suffix, taken, room), members=unit.names,
                                      machine_states=machine["States"], **self.aws, **common)
             unit.head = unit.tail = task
         elif unit.kind == "state":
             cls = AslTaskOperator if state["Type"] == "Task" else AslStateOperator
             extra = self.aws if state["Type"] == "Task" else {}
-            task = cls(task_id=task_id_for(name, taken), state_name=name, state=state, **extra, **common)
+            task = cls(task_id=id_label(name, taken, room), state_name=name, state=state, **extra, **common)
             unit.head = unit.tail = task
         else:
             self.composite(unit, name, state, common, taken, scope)
@@ -185,10 +214,21 @@ class _Compiler:
 
         from asl_airflow.airflow.composite import AslEntryOperator, AslJoinOperator
 
-        group_id = task_id_for(name, taken)
+        prefix = _current_prefix()
+        room = _GROUP_ID_BUDGET - len(prefix)
+        rerooted = room < _MIN_GROUP_LABEL
+        group_id = id_label(name, taken, min(room, 80) if not rerooted else min(80, MAX_TASK_ID - len(prefix) - 20))
+        ids = {"start": "start", "join": "join", "items": "items", "branch": "branch_"}
+        if rerooted:
+            root = self._root_token(name, prefix + group_id)
+            ids = {"start": f"{root}.start", "join": f"{root}.join", "items": f"{root}_items",
+                   "branch": f"{root}_branch_"}
+            self.root_taken.update([ids["items"], *(f"{root}_branch_{i + 1}" for i in range(len(
+                state.get("Branches") or [])))])
         join_kwargs = {k: v for k, v in common.items() if k not in ("is_start", "entry_task_id", "trigger_rule")}
-        with TaskGroup(group_id, tooltip=f"{state['Type']} state {name}"):
-            entry = AslEntryOperator(task_id="start", state_name=name, state=state, task_display_name=name,
+        with TaskGroup(group_id, tooltip=f"{state['Type']} state {name}", group_display_name=name,
+                       prefix_group_id=not rerooted):
+            entry = AslEntryOperator(task_id=ids["start"], state_name=name, state=state, task_display_name=name,
                                      **self.aws, **common)
             tails: list[dict[str, str]] = []  # per branch (one for Map's items): state name -> its last task
             starts: list[str] = []
@@ -196,7 +236,8 @@ class _Compiler:
             if state["Type"] == "Parallel":
                 heads = []
                 for index, branch in enumerate(state["Branches"]):
-                    with TaskGroup(f"branch_{index + 1}", tooltip=f"branch {index + 1} of {name}"):
+                    with TaskGroup(f"{ids['branch']}{index + 1}", tooltip=f"branch {index + 1} of {name}",
+                                   group_display_name=f"branch {index + 1}"):
                         of, start = self.render(branch, _Scope(entry.task_id, True, scope.mapped, scope.extra))
                     entry >> start.head
                     heads.append(start.head.task_id)
@@ -211,7 +252,8 @@ class _Compiler:
                     item_extra["max_active_tis_per_dagrun"] = concurrency
                 found: dict[str, Any] = {}
 
-                @task_group(group_id="items", tooltip=f"the items of {name}, one mapped group per item")
+                @task_group(group_id=ids["items"], tooltip=f"the items of {name}, one mapped group per item",
+                            group_display_name="items")
                 def items(lane: Any) -> None:
                     scope_of_items = _Scope(entry.task_id, True, True, item_extra, items=True)
                     found["of"], found["start"] = self.render(proc, scope_of_items)
@@ -220,7 +262,7 @@ class _Compiler:
                 tails.append({n: u.tail.task_id for n, u in found["of"].items()})
                 starts.append(proc["StartAt"])
                 item_head = found["start"].head.task_id
-            join = AslJoinOperator(task_id="join", entry_task_id=entry.task_id, branch_tails=tails,
+            join = AslJoinOperator(task_id=ids["join"], entry_task_id=entry.task_id, branch_tails=tails,
                                    branch_starts=starts, mapped_items=item_head is not None, item_head=item_head,
                                    state_name=name, state=state, task_display_name=f"{name} (join)",
                                    **self.aws, **join_kwargs)
@@ -228,6 +270,22 @@ class _Compiler:
             for task_id in sorted(upstream | ({item_head} if item_head else set())):
                 entry.dag.get_task(task_id) >> join
         unit.head, unit.tail = entry, join
+
+    def _root_token(self, name: str, group_id: str) -> str:
+        """The DAG-wide token a re-rooted group names its children after: readable (the state name,
+        cut) and unique (a hash of the group's own id, which Airflow keeps unique); registered so
+        that no top-level label, other token or task already in the DAG can take it."""
+        from airflow.sdk.definitions._internal.contextmanager import DagContext
+
+        dag = DagContext.get_current()
+        existing = set(dag.task_dict) | set(dag.task_group.used_group_ids) if dag is not None else set()
+        base = f"{id_label(name, None, 200)[:32].rstrip('_-') or 'state'}_{short_hash(group_id)}"
+        token, n = base, 2
+        while token in self.root_taken or any(t == token or t.startswith((f"{token}.", f"{token}_"))
+                                              for t in existing if t):
+            token, n = f"{base}_{n}", n + 1
+        self.root_taken.add(token)
+        return token
 
 
 def state_ends_execution(state: dict[str, Any]) -> bool:

@@ -271,10 +271,16 @@ class AslTaskOperator(AslStateOperator):
                  **kwargs: Any) -> None:
         state = kwargs["state"]
         retriers = state.get("Retry", [])
-        kwargs.setdefault("retries", retry.max_retries(retriers))
-        kwargs.setdefault("retry_policy", AslRetryPolicy() if retriers else None)
-        if "TimeoutSeconds" in state:
-            kwargs.setdefault("execution_timeout", timedelta(seconds=state["TimeoutSeconds"]))
+        # Airflow's tries are an upper bound: the ASL retriers' MaxAttempts (decided exactly by the
+        # policy, counted in task_state_store) plus a few re-runs of the same attempt after a worker
+        # crash, which reconnect to the job and come after ``reconnect_delay`` instead of 300 s
+        # (capped: the metadata DB keeps tries in a 32-bit column; MaxAttempts may each be 99999999)
+        kwargs.setdefault("retries", min(retry.max_retries(retriers) + reconnect_tries(), 2**31 - 2))
+        kwargs.setdefault("retry_policy", AslRetryPolicy())
+        kwargs.setdefault("retry_delay", timedelta(seconds=reconnect_delay()))
+        timeout = state.get("TimeoutSeconds")  # a {% %} expression or TimeoutSecondsPath is evaluated per run
+        if isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0:
+            kwargs.setdefault("execution_timeout", timedelta(seconds=min(timeout, 99_999_999)))
         super().__init__(**kwargs)
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
@@ -287,14 +293,24 @@ class AslTaskOperator(AslStateOperator):
     def _save(self, context: Any, progress: dict[str, Any]) -> None:
         context["task_state_store"].set(_PROGRESS, progress)
 
-    def _call(self, parameters: Any, extra: dict[str, Any]) -> tuple[Any, Any]:
+    def _call(self, parameters: Any, extra: dict[str, Any], journal: Any = None) -> tuple[Any, Any]:
         """The Resource's integration entry and this state's call of it."""
         from asl_airflow.integrations import make_call
 
         return make_call(
             self.resource, parameters, aws_conn_id=self.aws_conn_id, region_name=self.region_name,
-            deferrable=True, task_id=self.task_id, state_name=self.state_name, extra=extra,
+            deferrable=True, task_id=self.task_id, state_name=self.state_name, extra=extra, journal=journal,
         )
+
+    def _journal(self, context: Any, progress: dict[str, Any]) -> Any:
+        """This ASL attempt's submission record; its token is the same on every re-run of the attempt."""
+        from asl_airflow.integrations.base import CallJournal
+
+        ti = context["ti"]
+        attempt = sum(progress["counters"])
+        token = uuid.uuid5(uuid.NAMESPACE_URL,
+                           f"asl-airflow/{ti.dag_id}/{ti.run_id}/{ti.task_id}/{map_index(ti)}/{attempt}")
+        return CallJournal(context["task_state_store"], attempt, str(token))
 
     def execute(self, context: Any) -> Any:
         data, variables = self.state_input(context)
@@ -303,33 +319,49 @@ class AslTaskOperator(AslStateOperator):
             progress["entered"] = iso_now()
             progress["events"] = [self.entered_event(data)]
         env = self.env(context, variables, progress["entered"], sum(progress["counters"]))
-        extra: dict[str, Any] = {}
-        if self.resource.endswith(".waitForTaskToken"):
-            from asl_airflow.integrations.callbacks import new_task_token
+        # a worker died after this ASL attempt reached its service call: run the same attempt again
+        # (same parameters and token, no new events); the entry reconnects instead of resubmitting
+        rerun = progress.get("called") == sum(progress["counters"]) and "parameters" in progress
+        # the execution's ARNs, which some integrations send along (EventBridge adds them to Resources)
+        extra: dict[str, Any] = {"execution_arns": [env.execution.state_machine_arn, env.execution.execution_arn]}
+        sent_token = _sent_token(progress) if rerun else None
+        if sent_token:  # the service may hold this attempt's token already
+            env.task_token = extra["task_token"] = sent_token
+        elif self.resource.endswith(".waitForTaskToken"):
+            from asl_airflow.integrations.callbacks import new_task_token, token_digest
 
-            # $$.Task.Token: a fresh token per attempt, as Step Functions issues one per attempt
+            # $$.Task.Token: a fresh token per attempt, as Step Functions issues one per attempt. The
+            # store keeps its digest only (task_state_store is readable through the REST API)
             env.task_token = extra["task_token"] = new_task_token(context)
-            progress["task_token"] = env.task_token
+            progress["task_token_sha256"] = token_digest(env.task_token)
         entry = call = None
         try:
-            try:  # the state's own evaluation, as the interpreter does it: Parameters, then the timeouts
-                parameters = states.task_parameters(self.state, data, env, self.query_language)
-                timeout, heartbeat = states.task_timeouts(self.state, data, env, self.query_language)
-            except AslError as exc:
-                return self._state_error(context, progress, data, env, exc)
+            if rerun:
+                parameters = progress["parameters"]
+                timeout, heartbeat = progress.get("timeouts") or (None, None)
+            else:
+                try:  # the state's own evaluation, as the interpreter does it: Parameters, then the timeouts
+                    parameters = states.task_parameters(self.state, data, env, self.query_language)
+                    timeout, heartbeat = states.task_timeouts(self.state, data, env, self.query_language)
+                except AslError as exc:
+                    return self._state_error(context, progress, data, env, exc)
             if "task_token" in extra:  # the callback wait enforces TimeoutSeconds/HeartbeatSeconds itself
                 extra["timeout_seconds"], extra["heartbeat_seconds"] = timeout, heartbeat
-            elif timeout:  # TimeoutSeconds counts the time AWS works too, deferred or not
+            elif timeout and not rerun:  # TimeoutSeconds counts the time AWS works too, deferred or not
                 progress["deadline"] = (datetime.now(UTC) + timedelta(seconds=timeout)).isoformat()
-            entry, call = self._call(parameters, extra)
-            progress["events"].extend(self._scheduled(parameters))
-            progress.update(data=data, variables=variables, parameters=parameters)
-            self._save(context, progress)
+            entry, call = self._call(parameters, extra, self._journal(context, progress))
+            if not rerun:
+                progress["events"].extend(self._scheduled(parameters))
+                progress.update(data=data, variables=variables, parameters=parameters,
+                                timeouts=[timeout, heartbeat], called=sum(progress["counters"]))
+                self._save(context, progress)
             try:
                 result = entry.start(call, context)
             except _task_deferred() as deferred:
-                progress["events"].append(_event("TaskSubmitted", "taskSubmittedEventDetails",
-                                                 resource_details(self.family, self.resource)))
+                if progress.get("submitted") != progress["called"]:  # once per attempt, re-runs included
+                    progress["submitted"] = progress["called"]
+                    progress["events"].append(_event("TaskSubmitted", "taskSubmittedEventDetails",
+                                                     resource_details(self.family, self.resource)))
                 self._defer(context, progress, deferred)
         except Exception as exc:
             return self._failed(context, progress, data, env, exc, entry, call)
@@ -348,19 +380,27 @@ class AslTaskOperator(AslStateOperator):
         self.defer(trigger=trigger, method_name="resume_service", timeout=deferred.timeout)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
-        """A trigger that timed out or failed is this state's failure (``States.Timeout`` /
-        ``States.TaskFailed``), so Retry and Catch see it like any other error."""
+        """A trigger that timed out or failed is this state's failure, so Retry and Catch see it like
+        any other error: ``States.Timeout``, or the error the trigger raised under its Step Functions
+        name (an unreachable endpoint is ``<Service>.SdkClientException``, as the AWS SDK names
+        client-side failures), read from the traceback Airflow hands over."""
         from airflow.sdk.exceptions import TaskDeferralError
 
         try:
             return super().resume_execution(next_method, next_kwargs, context)
         except TaskDeferralError as exc:
+            from asl_airflow.integrations.errors import trigger_failure_error
+
             progress = self._progress(context)
             data, variables = progress.get("data"), progress.get("variables") or {}
             env = self.env(context, variables, progress.get("entered"), sum(progress.get("counters", [])))
-            timed_out = type(exc).__name__ == "TaskDeferralTimeout"
-            error = AslError(asl_errors.TIMEOUT if timed_out else asl_errors.TASK_FAILED,
-                             "The task timed out" if timed_out else str(exc))
+            if type(exc).__name__ == "TaskDeferralTimeout":
+                error = AslError(asl_errors.TIMEOUT, "The task timed out")
+            else:
+                entry = None
+                if "parameters" in progress:
+                    entry, _ = self._call(progress["parameters"], {})
+                error = trigger_failure_error((next_kwargs or {}).get("traceback"), entry, str(exc))
             return self._failed(context, progress, data, env, error, None, None)
 
     def resume_service(self, context: Any, event: Any = None) -> Any:
@@ -368,8 +408,9 @@ class AslTaskOperator(AslStateOperator):
         progress = self._progress(context)
         data, variables = progress["data"], progress["variables"] or {}
         env = self.env(context, variables, progress["entered"], sum(progress["counters"]))
-        env.task_token = progress.get("task_token")
-        entry, call = self._call(progress["parameters"], {"task_token": env.task_token} if env.task_token else {})
+        env.task_token = _sent_token(progress)
+        entry, call = self._call(progress["parameters"], {"task_token": env.task_token} if env.task_token else {},
+                                 self._journal(context, progress))
         try:
             if entry.resume is None:
                 raise AslError(asl_errors.RUNTIME, f"{self.resource} cannot resume after a deferral")
@@ -440,6 +481,49 @@ class AslTaskOperator(AslStateOperator):
             return self.finish(context, outcome, progress["events"])
         self.push_record(context, None, None, None, progress["events"], error)
         raise AslStateFailed(error.error, error.cause) from exc
+
+
+_TOKEN_TEXT = re.compile(r"v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}")  # callbacks.encode_task_token
+
+
+def _sent_token(progress: dict[str, Any]) -> str | None:
+    """This attempt's ``$$.Task.Token``, found again in the Parameters it was sent with: the one
+    place it is kept while the Task waits (as in AWS's history, where TaskScheduled shows the
+    Parameters). Only its SHA-256 is stored beside them, so the token itself is never a stored
+    field of its own; a match is recognised by that digest."""
+    digest = progress.get("task_token_sha256")
+    if not digest or "parameters" not in progress:
+        return None
+    from asl_airflow.integrations.callbacks import token_digest
+
+    stack = [progress["parameters"]]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and "v1." in item:
+            for match in _TOKEN_TEXT.finditer(item):
+                if token_digest(match.group(0)) == digest:
+                    return match.group(0)
+    return None
+
+
+def reconnect_tries() -> int:
+    """Airflow tries a Task gets on top of its ASL retries, to re-run an attempt a worker crash cut
+    short (``[asl_airflow] reconnect_tries``, default 3; 0 turns crash recovery off)."""
+    from airflow.sdk.configuration import conf
+
+    return max(conf.getint("asl_airflow", "reconnect_tries", fallback=3), 0)
+
+
+def reconnect_delay() -> float:
+    """Seconds before such a re-run (``[asl_airflow] reconnect_delay``, default 5): Airflow's
+    ``retry_delay`` for failures no retry policy sees (a killed task process, a heartbeat timeout)."""
+    from airflow.sdk.configuration import conf
+
+    return max(conf.getfloat("asl_airflow", "reconnect_delay", fallback=5.0), 0.0)
 
 
 def _task_deferred() -> type[BaseException]:

@@ -4,7 +4,13 @@ The state operator decides, with ``asl.retry.next_retry`` and one counter per re
 ``task_state_store``, whether an error is retried and after what delay; it raises
 :class:`AslStateFailed` carrying that decision. :class:`AslRetryPolicy` hands the decision to
 Airflow, which schedules the next try after exactly that delay (``retries`` on the task is the
-sum of MaxAttempts, an upper bound only).
+sum of MaxAttempts plus a few re-runs after worker crashes, an upper bound only).
+
+A failure that is not an ASL error (an exception outside the state's own evaluation and service
+call, such as a lost connection to Airflow's API server) is no ASL failure either: it gets
+Airflow's standard retry, the same as a killed task process or a heartbeat timeout (which no
+policy sees): after the task's ``retry_delay`` the same ASL attempt runs again and reconnects to
+its job, without touching the ASL retry counters.
 """
 
 from __future__ import annotations
@@ -38,8 +44,9 @@ class AslRetryPolicy(RetryPolicy):
                 reason=f"ASL Retry[{exception.retrier}] matched {exception.error}; "
                 f"next attempt in {exception.retry_delay:g}s",
             )
-        error = getattr(exception, "error", type(exception).__name__)
-        return RetryDecision.fail(reason=f"no ASL retrier left for {error}")
+        if isinstance(exception, AslStateFailed):
+            return RetryDecision.fail(reason=f"no ASL retrier left for {exception.error}")
+        return RetryDecision.default()  # not an ASL error: re-run the same attempt (retry_delay)
 
     def serialize(self) -> dict[str, Any]:
         return {"__type": "AslRetryPolicy"}

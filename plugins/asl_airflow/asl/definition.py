@@ -77,21 +77,59 @@ def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
+#: a file larger than this is refused before it is read (AWS accepts 1 MB; pretty-printing and
+#: comments in YAML may make the file itself larger than the definition it holds)
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+def _reject_constant(name: str) -> Any:
+    """``json.loads`` accepts NaN and Infinity; JSON (and Step Functions) does not."""
+    raise ValueError(f"{name} is not valid JSON; use a number or a string")
+
+
+def parse_json(text: str, source: str) -> Any:
+    """JSON text to a value; every way it can fail is an AslValidationError naming the file."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise AslValidationError(
+            [f"{source}:/: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"]
+        ) from None
+    except RecursionError:
+        from asl_airflow.asl.validation import MAX_NESTING
+
+        raise AslValidationError([f"{source}:/: the definition nests objects and arrays more than {MAX_NESTING} "
+                                  "levels deep; flatten it"]) from None
+    except ValueError as exc:  # NaN/Infinity, or an integer of more than 4,300 digits
+        reason = "a number has more than 4,300 digits; write it as a string" if "digits" in str(exc) else str(exc)
+        raise AslValidationError([f"{source}:/: not valid JSON: {reason}"]) from None
+
+
+def read_text(path: str | Path) -> str:
+    """A definition file's text: at most ``MAX_FILE_BYTES``, UTF-8 (a BOM is allowed)."""
+    source = str(path)
+    try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise AslValidationError([f"{source}:/: the file is {size:,} bytes; a state machine definition is at "
+                                      "most 1 MB (Step Functions' quota)"])
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise AslValidationError([f"{source}:/: cannot read the file: {exc.strerror or exc}"]) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise AslValidationError([f"{source}:/: the file is not UTF-8 text (byte 0x{data[exc.start]:02x} at "
+                                  f"offset {exc.start}, line {line}); save it as UTF-8"]) from None
+
+
 def read_document(path_or_dict: str | Path | dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The raw document and its source name; unreadable or non-JSON input is a validation error."""
     if isinstance(path_or_dict, dict):
         return path_or_dict, "<definition>"
     source = str(path_or_dict)
-    try:
-        text = Path(path_or_dict).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AslValidationError([f"{source}:/: cannot read the file: {exc.strerror or exc}"]) from exc
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise AslValidationError(
-            [f"{source}:/: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"]
-        ) from exc
+    document = parse_json(read_text(path_or_dict), source)
     if not isinstance(document, dict):
         raise AslValidationError([f"{source}:/: a state machine definition must be a JSON object"])
     return document, source
@@ -107,8 +145,13 @@ def load_definition(
         return path_or_dict
     from asl_airflow.asl.validation import validate
 
+    from asl_airflow.asl.validation import check_structure
+
     document, default_source = read_document(path_or_dict)
     source = source or default_source
+    structure = check_structure(document, source)  # before any recursive step, substitution included
+    if structure:
+        raise AslValidationError(structure)
     if substitutions is not None or "${" in json.dumps(document):
         document = substitute(document, substitutions or {}, source)
     problems = validate(document, source)

@@ -6,11 +6,16 @@ This sits between parsing and rendering (as in astronomer-cosmos): the Airflow c
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_INVALID_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+#: Airflow keys allow ``[A-Za-z0-9_.-]``; a label made from a state name never keeps the ``.``, which
+#: Airflow uses to join TaskGroup ids, so a state named ``P.join`` cannot become Parallel ``P``'s join
+_INVALID_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+#: Airflow's limit on a task id, the full dotted path through its TaskGroups included
+MAX_TASK_ID = 250
 
 
 @dataclass(frozen=True)
@@ -127,18 +132,39 @@ class StateGraph:
         return out
 
 
-def task_id_for(name: str, taken: set[str] | None = None) -> str:
-    """An Airflow-valid task id for a state name (the state name stays the display name)."""
+def short_hash(text: str) -> str:
+    """Eight hex digits of SHA-1: stable across parses and Python processes (``hash()`` is salted)."""
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def id_label(name: str, taken: set[str] | None = None, room: int = 200) -> str:
+    """An Airflow-valid, dot-free id component for a state name (the name stays the display name).
+
+    The same name in the same place always gives the same label, so Airflow keeps a state's
+    history across parses. ``room`` is what is left of Airflow's 250 characters under the
+    enclosing TaskGroups: a longer label is cut and given a hash of the full name, so two long
+    names sharing a beginning still differ. A label already ``taken`` in the same scope gets
+    ``_2``, ``_3``, ... in definition order.
+    """
+    room = max(room, 12)
     base = _INVALID_ID_CHARS.sub("_", name).strip("_") or "state"
-    base = base[:200]
+    if len(base) > room:
+        base = f"{base[:room - 9]}_{short_hash(name)}"
     candidate = base
     n = 2
     while taken is not None and candidate in taken:
-        candidate = f"{base}_{n}"
+        suffix = f"_{n}"
+        stem = base if len(base) + len(suffix) <= room else f"{base[:room - 9 - len(suffix)]}_{short_hash(name)}"
+        candidate = stem + suffix
         n += 1
     if taken is not None:
         taken.add(candidate)
     return candidate
+
+
+def task_id_for(name: str, taken: set[str] | None = None) -> str:
+    """An Airflow-valid task id for a state name at the top of a DAG (see :func:`id_label`)."""
+    return id_label(name, taken, MAX_TASK_ID)
 
 
 def mermaid(machine: dict[str, Any]) -> str:

@@ -6,10 +6,11 @@ Both engines describe what happened with the same events AWS writes (``Execution
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from asl_airflow.asl import errors, strictjson
 from asl_airflow.asl.context import iso_now
 
 # the event-type prefix AWS uses for each state type ("PassStateEntered", "MapStateExited", ...)
@@ -26,8 +27,13 @@ _PREFIX = {
 
 
 def dumps(value: Any) -> str:
-    """JSON as Step Functions writes it inside event details (compact)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """JSON as Step Functions writes it inside event details (compact); a value with no JSON text
+    (NaN, Infinity) raises :class:`~asl_airflow.asl.strictjson.JsonError` instead of writing ``NaN``."""
+    return strictjson.dumps(value)
+
+
+_ARN_FIELD = r"(?:\$\{[^}]*\}|[^:$])*"
+_INTEGRATION_ARN = re.compile(rf"^arn:{_ARN_FIELD}:states:{_ARN_FIELD}:{_ARN_FIELD}:(?P<tail>.+)$")
 
 
 def task_event_family(resource: str) -> str:
@@ -48,20 +54,53 @@ def resource_details(family: str, resource: str) -> dict[str, Any]:
     """``resourceType``/``resource`` of a service-integration event; bare Lambda and activity events have none."""
     if family != "Task":
         return {}
-    # arn:aws:states:::service:action(.sync) -> resourceType=service, resource=action(.sync)
-    tail = resource.split(":::", 1)[-1]
+    # arn:aws:states:::service:action(.sync) -> resourceType=service, resource=action(.sync); the
+    # region and account may be given (arn:aws:states:us-east-1:123456789012:..., or ${AWS::Region})
+    match = _INTEGRATION_ARN.match(resource)
+    tail = match.group("tail") if match else resource.split(":::", 1)[-1]
     service, _, action = tail.partition(":")
+    if service == "aws-sdk":  # AWS records aws-sdk:s3:getObject as resourceType aws-sdk:s3, resource getObject
+        sdk_service, _, action = action.partition(":")
+        service = f"aws-sdk:{sdk_service}"
     return {"resourceType": service, "resource": action}
 
 
 @dataclass
 class History:
-    """An append-only list of events with AWS's ids and previousEventId links."""
+    """An append-only list of events with AWS's ids and previousEventId links.
+
+    Bounded as on AWS: the event that would be number ``limit`` (25,000) counting ``offset`` events
+    already spent elsewhere (e.g. by the states before an Airflow region task) raises
+    :class:`~asl_airflow.asl.errors.HistoryLimitExceeded` instead of being added; only a ``terminal``
+    event (the ExecutionFailed that reports it) may take that last place. Identical payload texts
+    (a state's output and the next state's input) are stored once.
+    """
 
     events: list[dict[str, Any]] = field(default_factory=list)
+    offset: int = 0
+    limit: int = errors.HISTORY_LIMIT_EVENTS
+    _texts: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def _room(self, terminal: bool = False) -> None:
+        if not terminal and self.offset + len(self.events) + 1 >= self.limit:
+            raise errors.HistoryLimitExceeded(errors.HISTORY_LIMIT_CAUSE)
+
+    def payload(self, value: Any) -> str:
+        """``dumps(value)``, sharing one string object among recent equal texts (memory)."""
+        text = dumps(value)
+        if len(text) < 64:
+            return text
+        shared = self._texts.get(text)
+        if shared is not None:
+            return shared
+        if len(self._texts) >= 8:
+            self._texts.pop(next(iter(self._texts)))
+        self._texts[text] = text
+        return text
 
     def add(self, type_: str, details_key: str | None = None, details: dict[str, Any] | None = None,
-            timestamp: str | None = None) -> dict[str, Any]:
+            timestamp: str | None = None, terminal: bool = False) -> dict[str, Any]:
+        self._room(terminal)
         event: dict[str, Any] = {
             "id": len(self.events) + 1,
             "previousEventId": len(self.events),
@@ -76,6 +115,7 @@ class History:
     def extend(self, events: list[dict[str, Any]]) -> None:
         """Append events recorded elsewhere (a branch task's own record), renumbered in this history."""
         for recorded in events:
+            self._room()
             event = dict(recorded)
             event["id"] = len(self.events) + 1
             event["previousEventId"] = len(self.events)
@@ -83,11 +123,11 @@ class History:
 
     def state_entered(self, state_type: str, name: str, input_: Any) -> None:
         key = "stateEnteredEventDetails"
-        self.add(f"{_PREFIX[state_type]}StateEntered", key, {"name": name, "input": dumps(input_)})
+        self.add(f"{_PREFIX[state_type]}StateEntered", key, {"name": name, "input": self.payload(input_)})
 
     def state_exited(self, state_type: str, name: str, output: Any) -> None:
         key = "stateExitedEventDetails"
-        self.add(f"{_PREFIX[state_type]}StateExited", key, {"name": name, "output": dumps(output)})
+        self.add(f"{_PREFIX[state_type]}StateExited", key, {"name": name, "output": self.payload(output)})
 
     def types(self) -> list[str]:
         return [e["type"] for e in self.events]

@@ -6,19 +6,26 @@ the caller (the integrations layer), so this module never imports boto3 or Airfl
 without Task states needs neither. Waits and retry delays go through ``sleep`` (inject a no-op in
 tests; raise :class:`~asl_airflow.asl.errors.ExecutionAborted` from it to stop an execution).
 
-Map iterations and Parallel branches run one after the other so that the history is deterministic;
-the events are those AWS writes (``MapStateStarted``, ``MapIterationStarted``, ...).
+Map iterations and Parallel branches run concurrently in effect (:mod:`asl_airflow.asl.race`): in
+order, each until it would wait, so that the history is deterministic; the first failure stops the
+others (``...StateAborted``), as on AWS. The events are those AWS writes (``MapStateStarted``, ...).
+
+An execution is bounded as on AWS: its history holds at most 25,000 events (the last one is the
+``ExecutionFailed`` with ``States.Runtime``), the state machine's ``TimeoutSeconds`` ends it
+``TIMED_OUT`` even in the middle of a Wait, a retry delay or a service call, and every payload is
+JSON of at most 256 KiB (``States.DataLimitExceeded``), checked before its text is built.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from asl_airflow.asl import errors, retry, states
+from asl_airflow.asl import errors, race, retry, states, strictjson
 from asl_airflow.asl.context import ExecutionInfo, iso_now
 from asl_airflow.asl.history import History, details_key, dumps, resource_details, task_event_family
 
@@ -27,6 +34,8 @@ Invoker = Callable[[str, Any, dict[str, Any], states.StateEnv], Any]
 
 #: errors AWS reports with "An error occurred while executing the state ..." in front of the cause
 _LOCATED = frozenset({errors.RUNTIME, errors.QUERY_EVALUATION_ERROR})
+#: state types AWS records as ``<Type>StateAborted`` when a failing sibling branch stops them
+_ABORTABLE = frozenset({"Task", "Wait", "Parallel", "Map"})
 
 
 def _no_service(resource: str, parameters: Any, state: dict[str, Any], env: states.StateEnv) -> Any:
@@ -64,24 +73,47 @@ class BranchFailed(Exception):
 
 
 class Interpreter:
-    """Runs one execution of a definition (a validated ASL document as a dict)."""
+    """Runs one execution of a definition (a validated ASL document as a dict).
+
+    ``event_offset``: history events the execution already spent before this interpreter runs
+    (an Airflow region task continuing an execution): the 25,000-event quota counts them, so
+    :class:`~asl_airflow.asl.errors.HistoryLimitExceeded` is raised at the same point as on AWS.
+    ``deadline``: when the execution must end, in ``clock()`` seconds (``time.time()`` by default,
+    so it can be computed in another process from the execution's start); :meth:`execute` sets it
+    from the document's ``TimeoutSeconds`` when not given. Past it,
+    :class:`~asl_airflow.asl.errors.ExecutionTimedOut` ends the execution: sleeps are cut at the
+    deadline and a service call that is still running then is abandoned (it runs in a daemon thread).
+    :meth:`execute` turns both into AWS's terminal events; callers of :meth:`run_states` or
+    :meth:`run_state` catch :class:`~asl_airflow.asl.errors.ExecutionStopped` themselves.
+    """
 
     def __init__(
         self,
         document: dict[str, Any],
         invoker: Invoker | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        *,
+        event_offset: int = 0,
+        deadline: float | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.document = document
         self.invoker = invoker or _no_service
         self.sleep = sleep
-        self.history = History()
+        self.clock = clock
+        self.deadline = deadline
+        self.history = History(offset=event_offset)
 
     # -- public ---------------------------------------------------------------------------------
 
     def execute(self, input_: Any = None, execution: ExecutionInfo | None = None) -> ExecutionResult:
+        """Run the whole execution. Raises :class:`~asl_airflow.asl.errors.InvalidExecutionInput`
+        (nothing ran) for an input AWS's StartExecution would refuse."""
         input_ = {} if input_ is None else input_
+        check_execution_input(input_)
         execution = execution or ExecutionInfo(input=input_)
+        if self.deadline is None and isinstance(self.document.get("TimeoutSeconds"), int | float):
+            self.deadline = self.clock() + self.document["TimeoutSeconds"]
         self.history.add(
             "ExecutionStarted",
             "executionStartedEventDetails",
@@ -90,13 +122,89 @@ class Interpreter:
         try:
             output = self.run_states(self.document, input_, execution, {})
         except errors.ExecutionAborted:
-            self.history.add("ExecutionAborted", None)
+            self.history.add("ExecutionAborted", None, terminal=True)
             return ExecutionResult("ABORTED", None, None, None, self.history.events)
+        except errors.ExecutionTimedOut as exc:
+            event = self.history.add("ExecutionTimedOut", "executionTimedOutEventDetails", {"error": exc.error},
+                                     terminal=True)
+            event["previousEventId"] = 0  # AWS's timer event follows no other event
+            return ExecutionResult("TIMED_OUT", None, exc.error, exc.cause, self.history.events)
+        except errors.ExecutionStopped as exc:
+            self.history.add("ExecutionFailed", "executionFailedEventDetails",
+                             {"error": exc.error, "cause": exc.cause}, terminal=True)
+            return ExecutionResult(exc.status, None, exc.error, exc.cause, self.history.events)
         except errors.AslError as exc:
-            self.history.add("ExecutionFailed", "executionFailedEventDetails", _error_details(exc))
+            self.history.add("ExecutionFailed", "executionFailedEventDetails", _error_details(exc), terminal=True)
             return ExecutionResult("FAILED", None, exc.error, exc.cause, self.history.events)
-        self.history.add("ExecutionSucceeded", "executionSucceededEventDetails", {"output": dumps(output)})
+        self.history.add("ExecutionSucceeded", "executionSucceededEventDetails", {"output": dumps(output)},
+                         terminal=True)
         return ExecutionResult("SUCCEEDED", output, None, None, self.history.events)
+
+    # -- limits ---------------------------------------------------------------------------------
+
+    def check_deadline(self) -> None:
+        """Raise ExecutionTimedOut once the state machine's TimeoutSeconds has elapsed."""
+        if self.deadline is not None and self.clock() >= self.deadline:
+            raise errors.ExecutionTimedOut(self.document.get("TimeoutSeconds") or 0)
+
+    def wait(self, seconds: float) -> None:
+        """Sleep ``seconds`` through the injected ``sleep``, but never past the deadline: a wait
+        that would outlast it sleeps until the deadline, then the execution times out. Inside a
+        racing Parallel branch or Map iteration, the branch hands its turn to the others instead
+        (:mod:`~asl_airflow.asl.race`); the race itself waits here, deadline included."""
+        branch = race.current_branch()
+        if branch is not None:
+            branch.block(seconds)
+            return
+        if self.deadline is not None:
+            remaining = self.deadline - self.clock()
+            if seconds >= remaining:
+                self.sleep(max(0.0, remaining))
+                raise errors.ExecutionTimedOut(self.document.get("TimeoutSeconds") or 0)
+        self.sleep(seconds)
+
+    def invoke(self, resource: str, parameters: Any, state: dict[str, Any], env: states.StateEnv) -> Any:
+        """The service call, bounded by the Task's TimeoutSeconds (``States.Timeout``) and the
+        execution's deadline: with either, the call runs in a daemon thread that is abandoned when
+        time is up (its late result is discarded, as AWS discards a late task's)."""
+        remaining = None if self.deadline is None else max(0.0, self.deadline - self.clock())
+        if remaining is None and not env.timeout_seconds:
+            return self.invoker(resource, parameters, state, env)
+        deadline_first = remaining is not None and (not env.timeout_seconds or remaining <= env.timeout_seconds)
+        limit = remaining if deadline_first else env.timeout_seconds
+        outcome: list[Any] = []
+
+        def call() -> None:
+            try:
+                outcome.append((True, self.invoker(resource, parameters, state, env)))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread as is
+                outcome.append((False, exc))
+
+        worker = threading.Thread(target=call, name=f"asl-task-{env.state_name}"[:60], daemon=True)
+        worker.start()
+        worker.join(limit)
+        if not outcome:
+            if deadline_first:
+                raise errors.ExecutionTimedOut(self.document.get("TimeoutSeconds") or 0)
+            raise errors.AslError(errors.TIMEOUT, None)
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return value
+
+    def _checked_size(self, value: Any, name: str) -> None:
+        """States.DataLimitExceeded for a payload over 256 KiB, found before its text is built;
+        States.Runtime for one nested too deeply to be written."""
+        try:
+            too_large = strictjson.size_exceeds(value, errors.PAYLOAD_LIMIT_BYTES)
+        except strictjson.JsonError as exc:
+            raise errors.AslError(errors.RUNTIME, f"The state/task '{name}' produced data that cannot be written as JSON: {exc}") from None
+        if too_large:
+            raise errors.AslError(
+                errors.DATA_LIMIT_EXCEEDED,
+                f"The state/task '{name}' returned a result with a size exceeding the maximum number of bytes "
+                "service limit.",
+            )
 
     def run_states(
         self,
@@ -112,6 +220,7 @@ class Interpreter:
         name: str | None = machine["StartAt"]
         data = input_
         while name is not None:
+            self.check_deadline()
             state = machine["States"][name]
             env = states.StateEnv(execution, name, variables, iso_now(), map_item=map_item,
                                   state_type=state["Type"])
@@ -124,17 +233,27 @@ class Interpreter:
         self, name: str, state: dict[str, Any], data: Any, env: states.StateEnv, ql: str
     ) -> states.Outcome:
         type_ = state["Type"]
+        self._checked_size(data, name)  # a branch's or an iteration's input was not checked yet
         self.history.state_entered(type_, name, data)
         entered_id = len(self.history.events)
         handler = getattr(self, f"_run_{type_.lower()}", None)
         if handler is None:
             raise errors.AslError(errors.RUNTIME, f"Unsupported state type {type_!r}")
         try:
-            outcome = handler(state, data, env, ql)
-            if type_ != "Fail":
-                self.history.state_exited(type_, name, outcome.output)
-                if len(self.history.events[-1]["stateExitedEventDetails"]["output"]) > errors.PAYLOAD_LIMIT_BYTES // 4:
-                    states.check_size(outcome.output, name)
+            try:
+                outcome = handler(state, data, env, ql)
+                if type_ != "Fail":
+                    self._checked_size(outcome.output, name)
+                    self.history.state_exited(type_, name, outcome.output)
+            except RecursionError:
+                raise errors.AslError(
+                    errors.RUNTIME, f"The data is nested more than {strictjson.MAX_DEPTH} levels deep"
+                ) from None
+            except strictjson.JsonError as exc:
+                raise errors.AslError(errors.RUNTIME, f"The state's output is not valid JSON: {exc}") from None
+            if type_ != "Fail" and \
+                    len(self.history.events[-1]["stateExitedEventDetails"]["output"]) > errors.PAYLOAD_LIMIT_BYTES // 4:
+                states.check_size(outcome.output, name)
         except errors.AslError as exc:
             if exc.error in _LOCATED and not getattr(exc, "located", False) and \
                     not isinstance(exc, errors.ExecutionFailed):
@@ -142,6 +261,10 @@ class Interpreter:
                              f"#{entered_id}). {exc.cause or ''}").rstrip()
                 exc.located = True  # type: ignore[attr-defined]
                 exc.args = (f"{exc.error}: {exc.cause}",)
+            raise
+        except race.BranchStopped as stopped:  # a sibling branch failed while this state waited
+            if not stopped.quiet and type_ in _ABORTABLE:
+                self.history.add(f"{type_}StateAborted", None)
             raise
         return outcome
 
@@ -172,7 +295,7 @@ class Interpreter:
         if isinstance(failure, BranchFailed) or exc.error != errors.RUNTIME:
             step = retry.next_retry(state.get("Retry", []), exc.error, counters)
             if step.retry:
-                self.sleep(step.delay or 0)
+                self.wait(step.delay or 0)
                 return None
             self.history.add(failed_event, None)
         return self._catch(state, data, env, ql, exc)
@@ -202,7 +325,7 @@ class Interpreter:
 
     def _run_wait(self, state: dict[str, Any], data: Any, env: states.StateEnv, ql: str) -> states.Outcome:
         target = self._guard(env, states.wait_target, state, data, env, ql)
-        self.sleep(states.wait_seconds(target))
+        self.wait(states.wait_seconds(target))
         return self._guard(env, states.wait_outcome, state, data, env, ql)
 
     def _guard(self, env: states.StateEnv, work: Callable[..., Any], *args: Any) -> Any:
@@ -228,9 +351,15 @@ class Interpreter:
                     env.timeout_seconds, env.heartbeat_seconds = states.task_timeouts(state, data, env, ql)
                 except errors.AslError as exc:
                     raise self._located(exc, env.state_name) from None
+                self._checked_size(parameters, env.state_name)
                 self._task_scheduled(family, resource, parameters, state)
                 self.history.add(f"{family}Started", None)
-                result = self.invoker(resource, parameters, state, env)
+                result = self.invoke(resource, parameters, state, env)
+                try:
+                    strictjson.check(result)
+                except strictjson.JsonError as exc:
+                    raise errors.AslError(errors.RUNTIME, f"The service's result is not valid JSON: {exc}") from None
+                self._checked_size(result, env.state_name)
                 self.history.add(
                     f"{family}Succeeded",
                     details_key(family, "Succeeded"),
@@ -242,13 +371,14 @@ class Interpreter:
                     raise self._located(exc, env.state_name) from None
             except errors.AslError as exc:
                 if not getattr(exc, "located", False):
+                    what = "TimedOut" if exc.error == errors.TIMEOUT else "Failed"
                     self.history.add(
-                        f"{family}Failed", details_key(family, "Failed"),
+                        f"{family}{what}", details_key(family, what),
                         {**_error_details(exc), **resource_details(family, resource)},
                     )
                 step = retry.next_retry(state.get("Retry", []), exc.error, counters)
                 if step.retry:
-                    self.sleep(step.delay or 0)
+                    self.wait(step.delay or 0)
                     env.retry_count += 1
                     continue
                 return self._catch(state, data, env, ql, exc)
@@ -273,9 +403,10 @@ class Interpreter:
                     raise self._located(exc, env.state_name) from None
                 self.history.add("ParallelStateStarted", None)
                 start = len(self.history.events)
-                outputs = []
-                for index, branch in enumerate(state["Branches"]):
-                    outputs.append(self.branch(branch, branch_input, env, ql, index))
+                branches = state["Branches"]
+                jobs = [_bind(self.branch, machine, branch_input, env, ql, index)
+                        for index, machine in enumerate(branches)]
+                outputs = race.race(jobs, [self.can_wait(m, i) for i, m in enumerate(branches)], self.wait)
                 _merge_parallel_events(self.history.events, start)
                 try:
                     return self._guard(env, states.parallel_output, state, data, outputs, env, ql)
@@ -285,6 +416,14 @@ class Interpreter:
                 outcome = self._recover(state, data, env, ql, failure, counters, "ParallelStateFailed")
                 if outcome is not None:
                     return outcome
+
+    def can_wait(self, machine: dict[str, Any], index: int) -> bool:
+        """Whether branch/iteration ``index`` may wait, so it races in a thread of its own
+        (:func:`~asl_airflow.asl.race.race`); the Airflow join answers from the records."""
+        cache = self.__dict__.setdefault("_can_wait", {})
+        if id(machine) not in cache:
+            cache[id(machine)] = race.can_wait(machine)
+        return cache[id(machine)]
 
     def branch(self, machine: dict[str, Any], input_: Any, env: states.StateEnv, ql: str, index: int) -> Any:
         """Parallel branch ``index``; raises :class:`BranchFailed`. The Airflow join overrides this
@@ -298,8 +437,11 @@ class Interpreter:
     def child_iteration(self, machine: dict[str, Any], input_: Any, env: states.StateEnv, ql: str,
                         index: int) -> Any:
         """Distributed Map item ``index``: a child execution outside this history; raises AslError."""
-        child = Interpreter(self.document, self.invoker, self.sleep)
-        return child.run_states(machine, input_, env.execution, {}, language=ql)
+        child = Interpreter(self.document, self.invoker, self.sleep, deadline=self.deadline, clock=self.clock)
+        try:
+            return child.run_states(machine, input_, env.execution, {}, language=ql)
+        except errors.HistoryLimitExceeded as exc:  # the child execution's own quota: that item fails
+            raise errors.AslError(exc.error or errors.RUNTIME, exc.cause) from None
 
     def _run_branch(self, machine: dict[str, Any], input_: Any, env: states.StateEnv, ql: str,
                     variables: dict[str, Any] | None = None, map_item: dict[str, Any] | None = None) -> Any:
@@ -364,17 +506,26 @@ class Interpreter:
                            ql: str) -> list[Any]:
         machine = states.processor(state)
         inputs = self._iteration_inputs(state, data, items, env, ql)
-        results = []
-        for index, item_input in enumerate(inputs):
-            details = {"name": env.state_name, "index": index}
-            self.history.add("MapIterationStarted", "mapIterationStartedEventDetails", details)
-            try:
-                results.append(self.iteration(machine, item_input, env, ql, index))
-            except BranchFailed:
-                self.history.add("MapIterationFailed", "mapIterationFailedEventDetails", details)
-                raise
-            self.history.add("MapIterationSucceeded", "mapIterationSucceededEventDetails", details)
-        return results
+        limit = states.map_max_concurrency(state, data, env, ql)  # evaluated before: it cannot fail here
+        limit = race.INLINE_MAP_CONCURRENCY if limit <= 0 else min(limit, race.INLINE_MAP_CONCURRENCY)
+        jobs = [_bind(self._iteration, machine, item_input, env, ql, index) for index, item_input in enumerate(inputs)]
+        return race.race(jobs, [self.can_wait(machine, i) for i in range(len(inputs))], self.wait, limit)
+
+    def _iteration(self, machine: dict[str, Any], item_input: Any, env: states.StateEnv, ql: str, index: int) -> Any:
+        """One inline iteration with its ``MapIteration*`` events (``Aborted`` when a failing sibling stops it)."""
+        details = {"name": env.state_name, "index": index}
+        self.history.add("MapIterationStarted", "mapIterationStartedEventDetails", details)
+        try:
+            result = self.iteration(machine, item_input, env, ql, index)
+        except BranchFailed:
+            self.history.add("MapIterationFailed", "mapIterationFailedEventDetails", details)
+            raise
+        except race.BranchStopped as stopped:
+            if not stopped.quiet:
+                self.history.add("MapIterationAborted", "mapIterationAbortedEventDetails", details)
+            raise
+        self.history.add("MapIterationSucceeded", "mapIterationSucceededEventDetails", details)
+        return result
 
     def _map_run(self, state: dict[str, Any], data: Any, items: list[Any] | None,
                  tolerance: tuple[int | None, float | None], env: states.StateEnv, ql: str) -> list[Any]:
@@ -406,6 +557,31 @@ class Interpreter:
             raise BranchFailed(errors.AslError(errors.EXCEED_TOLERATED_FAILURE_THRESHOLD, cause))
         self.history.add("MapRunSucceeded", None)
         return results
+
+
+def check_execution_input(input_: Any) -> None:
+    """What StartExecution checks before an execution exists: JSON (finite numbers, nesting at most
+    :data:`~asl_airflow.asl.strictjson.MAX_DEPTH`) of at most 262,144 bytes as UTF-8 text."""
+    try:
+        strictjson.check(input_)
+        if strictjson.size_exceeds(input_, errors.PAYLOAD_LIMIT_BYTES):
+            size = None
+        else:
+            size = len(strictjson.dumps(input_).encode("utf-8"))
+    except strictjson.JsonError as exc:
+        raise errors.InvalidExecutionInput("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") \
+            from None
+    if size is None or size > errors.PAYLOAD_LIMIT_BYTES:
+        raise errors.InvalidExecutionInput(
+            "ValidationException",
+            "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length "
+            f"less than or equal to {errors.PAYLOAD_LIMIT_BYTES}",
+        )
+
+
+def _bind(function: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """``function(*args)`` as a job for :func:`~asl_airflow.asl.race.race`."""
+    return lambda: function(*args)
 
 
 def read_items(state: dict[str, Any], data: Any, env: states.StateEnv, ql: str, invoker: Invoker) -> list[Any]:

@@ -16,12 +16,13 @@ import hashlib
 import json
 import math
 import random
+import re
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from asl_airflow.asl import errors
+from asl_airflow.asl import errors, strictjson
 
 #: name -> (min args, max args or None)
 ARITY: dict[str, tuple[int, int | None]] = {
@@ -233,8 +234,10 @@ def _fail(call: Call, message: str) -> errors.AslError:
 
 def _int_arg(call: Call, value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _fail(call, f"expected a number for {what}, got {json.dumps(value)}")
+        raise _fail(call, f"expected a number for {what}, got {_text(value)}")
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _fail(call, f"expected a finite number for {what}, got {value}")
         return math.floor(value + 0.5)  # rounds half up, as Java's Math.round
     return value
 
@@ -248,8 +251,24 @@ def _eval(call: Call, data: Any, context: Any, variables: dict[str, Any] | None)
         return _FUNCTIONS[name](call, args)
     except errors.AslError:
         raise
-    except (TypeError, ValueError, KeyError, IndexError, UnicodeError) as exc:
+    except (TypeError, ValueError, KeyError, IndexError, UnicodeError, OverflowError) as exc:
         raise _fail(call, str(exc)) from exc
+
+
+def _text(value: Any) -> str:
+    """A value in an error cause: its JSON, shortened (never a traceback for a value with no JSON)."""
+    try:
+        text = strictjson.dumps(value) if not strictjson.size_exceeds(value, 1000) else "(a large value)"
+    except strictjson.JsonError:
+        text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _too_large(call: Call) -> errors.AslError:
+    return errors.AslError(
+        errors.DATA_LIMIT_EXCEEDED,
+        f"{call.name}: the result would be larger than {errors.PAYLOAD_LIMIT_BYTES} bytes",
+    )
 
 
 def _format(call: Call, data: Any, context: Any, variables: dict[str, Any] | None) -> str:
@@ -265,10 +284,16 @@ def _format(call: Call, data: Any, context: Any, variables: dict[str, Any] | Non
         if not isinstance(template, str):
             raise _fail(call, "the first argument must be a string")
         escaped = False
+    for value in values:
+        if strictjson.size_exceeds(value, errors.PAYLOAD_LIMIT_BYTES):
+            raise _too_large(call)
     out: list[str] = []
+    size = 0
     used = 0
     i = 0
     while i < len(template):
+        if size > errors.PAYLOAD_LIMIT_BYTES:
+            raise _too_large(call)
         ch = template[i]
         if escaped and ch == "\\" and i + 1 < len(template):
             out.append(template[i + 1])
@@ -278,6 +303,7 @@ def _format(call: Call, data: Any, context: Any, variables: dict[str, Any] | Non
             if used >= len(values):
                 raise _fail(call, "the template has more '{}' placeholders than arguments")
             out.append(_format_value(values[used]))
+            size += len(out[-1])
             used += 1
             i += 2
             continue
@@ -302,14 +328,16 @@ def _format_value(value: Any) -> str:
 def _string_to_json(call: Call, args: list[Any]) -> Any:
     (text,) = args
     if not isinstance(text, str):
-        raise _fail(call, f"expected a string, got {json.dumps(text)}")
+        raise _fail(call, f"expected a string, got {_text(text)}")
     if not text.strip():
         return None
-    return json.loads(text)
+    return strictjson.loads(text)  # no NaN/Infinity, no number beyond a double: AWS's parser refuses them
 
 
 def _json_to_string(call: Call, args: list[Any]) -> str:
-    return json.dumps(args[0], separators=(",", ":"), ensure_ascii=False)
+    if strictjson.size_exceeds(args[0], errors.PAYLOAD_LIMIT_BYTES):
+        raise _too_large(call)
+    return strictjson.dumps(args[0])
 
 
 def _array(call: Call, args: list[Any]) -> list[Any]:
@@ -343,10 +371,10 @@ def _array_range(call: Call, args: list[Any]) -> list[int]:
     first, last, step = (_int_arg(call, v, "range bounds") for v in args)
     if step == 0:
         raise _fail(call, "the step must not be zero")
-    result = list(range(first, last + (1 if step > 0 else -1), step))
-    if len(result) > _MAX_ARRAY:
+    count = 0 if (last - first) * step < 0 else (last - first) // step + 1  # known before building it
+    if count > _MAX_ARRAY:
         raise _fail(call, f"arrays cannot contain more than {_MAX_ARRAY} items")
-    return result
+    return list(range(first, last + (1 if step > 0 else -1), step))
 
 
 def _array_get_item(call: Call, args: list[Any]) -> Any:
@@ -354,7 +382,7 @@ def _array_get_item(call: Call, args: list[Any]) -> Any:
     if not isinstance(array, list):
         raise _fail(call, "the first argument must be an array")
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(array):
-        raise _fail(call, f"index {json.dumps(index)} is out of bounds")
+        raise _fail(call, f"index {_text(index)} is out of bounds")
     return array[index]
 
 
@@ -368,15 +396,31 @@ def _array_unique(call: Call, args: list[Any]) -> list[Any]:
     if not isinstance(args[0], list):
         raise _fail(call, "the argument must be an array")
     out: list[Any] = []
-    for item in args[0]:
-        if not any(_json_equal(item, seen) for seen in out):
+    seen: set[Any] = set()
+    for item in args[0]:  # linear: a hashable canonical form per item, not pairwise comparisons
+        key = _canonical(item)
+        if key not in seen:
+            seen.add(key)
             out.append(item)
     return out
 
 
+def _canonical(value: Any) -> Any:
+    """A hashable form equal for equal JSON values (1 and 1.0 alike, true and 1 not, key order ignored)."""
+    if isinstance(value, bool) or value is None:
+        return ("b", value)
+    if isinstance(value, int | float):
+        return ("n", int(value) if isinstance(value, float) and value.is_integer() else value)
+    if isinstance(value, str):
+        return ("s", value)
+    if isinstance(value, list):
+        return ("a", tuple(_canonical(v) for v in value))
+    return ("o", frozenset((k, _canonical(v)) for k, v in value.items()))
+
+
 def _string_arg(call: Call, value: Any) -> str:
     if not isinstance(value, str):
-        raise _fail(call, f"expected a string, got {json.dumps(value)}")
+        raise _fail(call, f"expected a string, got {_text(value)}")
     if len(value) > _MAX_STRING:
         raise _fail(call, f"the input is longer than {_MAX_STRING} characters")
     return value
@@ -394,7 +438,7 @@ def _hash(call: Call, args: list[Any]) -> str:
     value, algorithm = args
     value = _string_arg(call, value)
     if algorithm not in _HASHES:
-        raise _fail(call, f"unknown algorithm {json.dumps(algorithm)}; use one of {', '.join(_HASHES)}")
+        raise _fail(call, f"unknown algorithm {_text(algorithm)}; use one of {', '.join(_HASHES)}")
     return hashlib.new(_HASHES[algorithm], value.encode("utf-8")).hexdigest()
 
 
@@ -424,10 +468,11 @@ def _string_split(call: Call, args: list[Any]) -> list[str]:
     text, delimiters = args
     if not isinstance(text, str) or not isinstance(delimiters, str):
         raise _fail(call, "both arguments must be strings")
-    parts = [text]
-    for delimiter in delimiters:
-        parts = [piece for part in parts for piece in part.split(delimiter)]
-    return [p for p in parts if p]
+    if not delimiters:
+        return [text] if text else []
+    # every character of ``delimiters`` splits; one pass over the text, whatever their number
+    pattern = "[" + "".join(re.escape(ch) for ch in sorted(set(delimiters))) + "]"
+    return [p for p in re.split(pattern, text) if p]
 
 
 def _uuid(call: Call, args: list[Any]) -> str:

@@ -5,6 +5,12 @@ evaluation; a string that is not wrapped in ``{% %}`` is a literal. AWS adds a f
 own (``$partition``, ``$range``, ``$hash``, ``$random``, ``$uuid``, ``$parse``); they are registered
 on every compiled expression. JSON ``null`` and JSONata *undefined* are kept apart (jsonata-python's
 ``NULL_VALUE``), because AWS fails a field whose expression returns nothing.
+
+jsonata-python evaluates in this process, so a hostile expression is bounded here: each evaluation
+has a time limit (:data:`TIME_LIMIT_SECONDS`), every intermediate string and array a size limit
+(checked as each sub-expression returns), ``$pad``, ``$join`` and ``$replace`` refuse before
+building a string past that limit, ``$parse`` reads JSON strictly (no ``NaN``), and a result over
+256 KiB is ``States.DataLimitExceeded`` before it is converted.
 """
 
 from __future__ import annotations
@@ -12,13 +18,22 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
+import time
 import uuid
 from functools import lru_cache
 from typing import Any
 
-from asl_airflow.asl import errors
+from asl_airflow.asl import errors, strictjson
 
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+
+#: the longest one JSONata evaluation may run (jsonata-python has no bound of its own)
+TIME_LIMIT_SECONDS = 10.0
+#: the longest string and the longest array an expression may build on its way to a result (four
+#: payloads' worth: a result must end up within 256 KiB anyway)
+MAX_TEXT = 4 * errors.PAYLOAD_LIMIT_BYTES
+MAX_ITEMS = 4 * errors.PAYLOAD_LIMIT_BYTES
 
 
 def is_expression(value: Any) -> bool:
@@ -49,9 +64,9 @@ def _fail(message: str) -> Any:
 
 
 def _partition(array: Any, size: Any) -> Any:
-    if not isinstance(array, list) or not isinstance(size, int | float) or size <= 0:
+    if not isinstance(array, list) or not isinstance(size, int | float) or isinstance(size, bool) or size < 1:
         return _fail("$partition expects an array and a positive chunk size")
-    n = int(size)
+    n = int(min(size, len(array) + 1))
     return [list(array[i:i + n]) for i in range(0, len(array), n)]
 
 
@@ -86,9 +101,83 @@ def _parse(text: Any) -> Any:
     if not isinstance(text, str):
         return _fail("$parse expects a JSON string")
     try:
-        return _to_jsonata(json.loads(text))
-    except json.JSONDecodeError as exc:
-        return _fail(f"$parse could not parse {text!r}: {exc.msg}")
+        return _to_jsonata(strictjson.loads(text))
+    except strictjson.JsonError as exc:
+        return _fail(f"$parse could not parse {_short(text)}: {exc}")
+
+
+def _short(text: str) -> str:
+    return repr(text if len(text) <= 200 else text[:200] + "...")
+
+
+def _too_long(what: str) -> Any:
+    return _fail(f"{what} would build a string longer than {MAX_TEXT} characters")
+
+
+class _Bounded:
+    """``$pad``, ``$join`` and ``$replace`` with their result size checked before it is built
+    (each then runs jsonata-python's own implementation)."""
+
+    @staticmethod
+    def pad(string: Any, width: Any, char: Any) -> Any:
+        from jsonata.functions import Functions
+
+        if isinstance(width, int | float) and not isinstance(width, bool) and \
+                (width != width or abs(width) > MAX_TEXT):
+            return _too_long("$pad")
+        return Functions.pad(string, width, char)
+
+    @staticmethod
+    def join(strs: Any, separator: Any) -> Any:
+        from jsonata.functions import Functions
+
+        if isinstance(strs, list):
+            size = sum(len(s) for s in strs if isinstance(s, str))
+            if isinstance(separator, str):
+                size += len(separator) * max(0, len(strs) - 1)
+            if size > MAX_TEXT:
+                return _too_long("$join")
+        return Functions.join(strs, separator)
+
+    @staticmethod
+    def replace(string: Any, pattern: Any, replacement: Any, limit: Any) -> Any:
+        from jsonata.functions import Functions
+
+        if isinstance(string, str) and isinstance(replacement, str) and pattern:
+            if isinstance(pattern, str):
+                matches = string.count(pattern)
+            else:
+                try:
+                    matches = sum(1 for _ in pattern.finditer(string))
+                except (AttributeError, TypeError, re.error):
+                    matches = len(string) + 1
+            if isinstance(limit, int | float) and not isinstance(limit, bool) and limit >= 0:
+                matches = min(matches, int(limit))
+            piece = len(replacement) * (1 + (len(string) if "$" in replacement else 0))  # $0 copies a match
+            if len(string) + matches * piece > MAX_TEXT:
+                return _too_long("$replace")
+        return Functions.replace(string, pattern, replacement, limit)
+
+
+class _Budget:
+    """Per evaluation: the time limit (checked every 256 steps) and the size of what each step returns."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.stop = time.monotonic() + TIME_LIMIT_SECONDS
+        self.steps = 0
+
+    def entry(self, expr: Any, input_: Any, env: Any) -> None:
+        self.steps += 1
+        if not self.steps & 255 and time.monotonic() > self.stop:
+            _fail(f"The JSONata expression '{self.source}' ran longer than {TIME_LIMIT_SECONDS:g} seconds")
+
+    def exit(self, expr: Any, input_: Any, env: Any, result: Any) -> None:
+        if isinstance(result, str):
+            if len(result) > MAX_TEXT:
+                _fail(f"The JSONata expression '{self.source}' built a string longer than {MAX_TEXT} characters")
+        elif isinstance(result, list) and type(result).__name__ != "RangeList" and len(result) > MAX_ITEMS:
+            _fail(f"The JSONata expression '{self.source}' built an array of more than {MAX_ITEMS} items")
 
 
 @lru_cache(maxsize=2048)
@@ -103,6 +192,9 @@ def _compile(source: str) -> Any:
     expr.register_lambda("random", _random)
     expr.register_lambda("uuid", _uuid)
     expr.register_lambda("parse", _parse)
+    expr.register_function("pad", jsonata.Jsonata.function("pad", "<s-ns?:s>", _Bounded, "pad"))
+    expr.register_function("join", jsonata.Jsonata.function("join", "<a<s>s?:s>", _Bounded, "join"))
+    expr.register_function("replace", jsonata.Jsonata.function("replace", "<s-(sf)(sf)n?:s>", _Bounded, "replace"))
     return expr
 
 
@@ -143,6 +235,9 @@ def evaluate(expr: str, states: dict[str, Any], variables: dict[str, Any] | None
         ) from exc
     bindings = {k: _to_jsonata(v) for k, v in (variables or {}).items()}
     bindings["states"] = _to_jsonata(states)
+    budget = _Budget(source)
+    bindings["__evaluate_entry"] = budget.entry
+    bindings["__evaluate_exit"] = budget.exit
     try:
         result = compiled.evaluate(None, bindings)
     except errors.AslError:
@@ -178,7 +273,14 @@ class _Unsupported(TypeError):
 
 
 def plain(value: Any) -> Any:
-    """jsonata-python returns its own sequence type and NULL_VALUE; hand back plain JSON values."""
+    """jsonata-python returns its own sequence type and NULL_VALUE; hand back plain JSON values.
+    A result that cannot fit in a payload (a lazy range such as ``[1..1e7]``) is refused before it
+    is materialised."""
+    if isinstance(value, list | str) and len(value) > errors.PAYLOAD_LIMIT_BYTES:
+        raise errors.AslError(
+            errors.DATA_LIMIT_EXCEEDED,
+            f"The JSONata expression returned a value larger than {errors.PAYLOAD_LIMIT_BYTES} bytes",
+        )
     if isinstance(value, list):
         return [plain(v) for v in value]
     if isinstance(value, dict):

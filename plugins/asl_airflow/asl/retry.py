@@ -7,6 +7,7 @@ the first retrier whose ``ErrorEquals`` matches decides (a spent retrier does no
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,9 @@ from asl_airflow.asl.errors import error_matches
 DEFAULT_INTERVAL_SECONDS = 1
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_BACKOFF_RATE = 2.0
+#: the longest retry delay: AWS's largest MaxDelaySeconds (a year); a retrier without
+#: MaxDelaySeconds whose backoff grows past it waits this long instead of overflowing
+MAX_DELAY_SECONDS = 31_622_400
 
 
 @dataclass(frozen=True)
@@ -32,11 +36,19 @@ class RetryStep:
 
 def retry_delay(retrier: dict[str, Any], attempt: int, rng: random.Random | None = None) -> float:
     """Delay before retry number ``attempt + 1`` (``attempt`` = retries already made by this retrier)."""
-    interval = retrier.get("IntervalSeconds", DEFAULT_INTERVAL_SECONDS)
-    rate = retrier.get("BackoffRate", DEFAULT_BACKOFF_RATE)
-    delay = float(interval) * float(rate) ** attempt
-    if "MaxDelaySeconds" in retrier:
-        delay = min(delay, float(retrier["MaxDelaySeconds"]))
+    interval = float(retrier.get("IntervalSeconds", DEFAULT_INTERVAL_SECONDS))
+    rate = float(retrier.get("BackoffRate", DEFAULT_BACKOFF_RATE))
+    cap = min(float(retrier.get("MaxDelaySeconds", MAX_DELAY_SECONDS)), MAX_DELAY_SECONDS)
+    # interval * rate ** attempt, without overflowing: compare in logarithms first
+    if interval <= 0 or cap <= 0:
+        delay = 0.0
+    elif rate <= 0:
+        delay = interval if attempt == 0 else 0.0
+    elif math.log(interval) + attempt * math.log(rate) >= math.log(cap):
+        delay = cap
+    else:
+        delay = interval * rate ** attempt
+    delay = max(0.0, min(delay, cap))
     if retrier.get("JitterStrategy", "NONE") == "FULL":
         delay = (rng or random).uniform(0, delay)
     return delay

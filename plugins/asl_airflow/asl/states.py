@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from asl_airflow.asl import choice, errors, jsonata_eval, paths, payload
+from asl_airflow.asl import choice, errors, jsonata_eval, paths, payload, strictjson
 from asl_airflow.asl.context import ExecutionInfo, iso_now
 
 JSONPATH = "JSONPath"
@@ -656,9 +656,13 @@ def result_writer_request(state: dict[str, Any], raw_input: Any, env: StateEnv, 
 
 
 def check_size(value: Any, what: str) -> None:
-    """States.DataLimitExceeded when ``value`` serialises to more than 256 KiB."""
-    text = jsonata_eval.dumps(value)
-    if len(text) > errors.PAYLOAD_LIMIT_BYTES // 4 and len(text.encode("utf-8")) > errors.PAYLOAD_LIMIT_BYTES:
+    """States.DataLimitExceeded when ``value`` serialises to more than 256 KiB (a value far over the
+    limit is refused without building its text)."""
+    too_large = strictjson.size_exceeds(value, errors.PAYLOAD_LIMIT_BYTES)
+    if not too_large:
+        text = strictjson.dumps(value)
+        too_large = len(text) > errors.PAYLOAD_LIMIT_BYTES // 4 and len(text.encode("utf-8")) > errors.PAYLOAD_LIMIT_BYTES
+    if too_large:
         raise errors.AslError(
             errors.DATA_LIMIT_EXCEEDED,
             f"The state/task '{what}' returned a result with a size exceeding the maximum number of bytes "

@@ -5,10 +5,18 @@ can fix a definition without reading this code. Validation never raises for a ma
 it reports. The checks follow the ASL specification and the AWS documentation: fields per state
 type and per query language, transitions, reachability, Retry/Catch, paths and intrinsic functions
 (JSONPath), ``{% %}`` expressions (JSONata), Wait, Map and Parallel settings.
+
+Every check looks at a value's type before using it, so a definition with any JSON value in any
+field gets every problem reported, never an exception. The document's shape is checked first
+(:func:`check_structure`): AWS's 1 MB definition quota, and a nesting limit of our own
+(``MAX_NESTING``; AWS documents none), so no recursive step after it (validation, substitution,
+compilation, the interpreter) can exhaust Python's stack.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from typing import Any
 
@@ -52,6 +60,17 @@ _CATCHER_FIELDS = {"ErrorEquals", "Next", "ResultPath", "Comment", "Assign", "Ou
 _RULE_FIELDS = {"Next", "Comment", "Assign", "Output"}
 _LABEL_FORBIDDEN = set(" \"#%&*+,/:;<=>?@[\\]^`{|}~$") | {chr(c) for c in range(0x20)} | {"\x7f"}
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: AWS's hard quota on a state machine definition ("Maximum size of state machine definition: 1 MB")
+MAX_DEFINITION_BYTES = 1024 * 1024
+#: JSON nesting (objects and arrays) we accept: AWS documents no limit; 100 levels hold 24 nested
+#: Parallel/Map states with payload templates inside, and keep every recursive walk far from
+#: Python's recursion limit
+MAX_NESTING = 100
+#: upper bounds AWS documents: Wait "Seconds ... an integer value from 0 to 99999999", Task
+#: TimeoutSeconds (default 99999999) and HeartbeatSeconds, a retrier's IntervalSeconds and
+#: MaxAttempts ("maximum value of 99999999"), MaxDelaySeconds ("less than 31622401", one year)
+MAX_SECONDS = 99_999_999
+MAX_DELAY_SECONDS = 31_622_400
 #: optimised integrations whose actions AWS checks (others are accepted as written)
 _KNOWN_ACTIONS = {
     "dynamodb": {"getItem", "putItem", "updateItem", "deleteItem"},
@@ -70,10 +89,45 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def check_structure(document: Any, source: str = "<definition>") -> list[str]:
+    """Problems with the document as JSON: nesting deeper than ``MAX_NESTING``, values JSON cannot
+    hold (a dict from Python may carry anything), NaN or infinite numbers, and a size over AWS's
+    1 MB quota. Iterative, so it is safe on any input; the other checks run only when it is clean."""
+    problems: list[str] = []
+    stack: list[tuple[Any, tuple[Any, ...], int]] = [(document, (), 0)]
+    while stack and len(problems) < 20:
+        value, here, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= MAX_NESTING:
+                return [f"{source}:{_ptr(*here)}: the definition nests objects and arrays more than {MAX_NESTING} "
+                        "levels deep; flatten it (nested Parallel/Map states, payload templates)"]
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(value, dict) and not isinstance(key, str):
+                    problems.append(f"{source}:{_ptr(*here)}: object keys must be strings; got {key!r}")
+                    continue
+                stack.append((item, (*here, key), depth + 1))
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{source}:{_ptr(*here)}: {value!r} is not a JSON number; use a finite number")
+        elif value is not None and not isinstance(value, str | int | float | bool):
+            problems.append(f"{source}:{_ptr(*here)}: a {type(value).__name__} is not a JSON value")
+    if problems:
+        return problems
+    try:
+        size = len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    except ValueError:  # an integer too long to print
+        return [f"{source}:/: the definition holds a number of more than 4,300 digits; write it as a string"]
+    if size > MAX_DEFINITION_BYTES:
+        return [f"{source}:/: the definition is {size:,} bytes as compact JSON; Step Functions accepts at most "
+                f"1 MB ({MAX_DEFINITION_BYTES:,} bytes); move data out of it (ItemReader, S3)"]
+    return []
+
+
 class _Validator:
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[str] = []
+        self.names: dict[str, str] = {}  # state name -> pointer of its first definition (names are global)
 
     def report(self, pointer: str, message: str) -> None:
         self.problems.append(f"{self.source}:{pointer}: {message}")
@@ -98,8 +152,12 @@ class _Validator:
                             "a JSONata machine cannot contain JSONPath parts; remove QueryLanguage or use JSONata")
             else:
                 language = ql
-        if top and "TimeoutSeconds" in doc and (not _is_int(doc["TimeoutSeconds"]) or doc["TimeoutSeconds"] < 1):
-            self.report(_ptr("TimeoutSeconds"), "TimeoutSeconds must be a positive integer")
+        if top and "TimeoutSeconds" in doc and (
+                not _is_int(doc["TimeoutSeconds"]) or not 1 <= doc["TimeoutSeconds"] <= MAX_SECONDS):
+            self.report(_ptr("TimeoutSeconds"), f"TimeoutSeconds must be an integer between 1 and {MAX_SECONDS}")
+        self.string_field(doc, base, "Comment")
+        if top:
+            self.string_field(doc, base, "Version")
         if "States" not in doc:
             self.report(_ptr(*base), "These fields are required: [States]; add a States object")
         states = doc.get("States")
@@ -113,7 +171,17 @@ class _Validator:
         elif states and start not in states:
             self.report(_ptr(*base, "StartAt"), f"StartAt names {start!r}, which is not in States")
         for name, state in states.items():
-            self.state(name, state, states, (*base, "States", name), language)
+            here = (*base, "States", name)
+            if name in self.names:
+                self.report(_ptr(*here), f"DUPLICATE_STATE_NAME: the state name {name!r} is already used at "
+                                         f"{self.names[name]}; state names must be unique in the whole state "
+                                         "machine, branches and item processors included")
+            else:
+                self.names[name] = _ptr(*here)
+            try:
+                self.state(name, state, states, here, language)
+            except Exception as exc:  # a bug here must not hide the other states' problems
+                self.report(_ptr(*here), f"this state could not be checked completely: {type(exc).__name__}: {exc}")
         if isinstance(start, str) and start in states:
             reachable = _reachable(start, states)
             for name in states:
@@ -123,12 +191,25 @@ class _Validator:
                         f"state {name!r} is unreachable from StartAt; remove it or add a transition to it",
                     )
 
+    def string_field(self, obj: dict[str, Any], base: tuple[Any, ...], key: str) -> None:
+        """CreateStateMachine's schema: Comment (and Version) must be strings when present."""
+        if key in obj and not isinstance(obj[key], str):
+            self.report(_ptr(*base, key), f"{key} must be a string")
+
+    def transition(self, value: Any, states: dict[str, Any], here: tuple[Any, ...], key: str = "Next") -> None:
+        """A Next/Default: the name of a state in the same States object."""
+        if not isinstance(value, str):
+            self.report(_ptr(*here), f"{key} must be the name of a state (a string); got {value!r}")
+        elif value not in states:
+            self.report(_ptr(*here), f"{key} names {value!r}, which is not in States")
+
     def state(self, name: str, state: Any, states: dict[str, Any], base: tuple[Any, ...], language: str) -> None:
         if len(name) > 80:
             self.report(_ptr(*base), "state names are at most 80 characters; shorten it")
         if not isinstance(state, dict):
             self.report(_ptr(*base), "a state must be a JSON object")
             return
+        self.string_field(state, base, "Comment")
         type_ = state.get("Type")
         if type_ not in STATE_TYPES:
             self.report(_ptr(*base, "Type"),
@@ -157,13 +238,15 @@ class _Validator:
                 self.report(_ptr(*base), "a state needs exactly one of Next or \"End\": true")
         if "End" in state and not isinstance(state["End"], bool):
             self.report(_ptr(*base, "End"), "End must be true or false")
-        if "Next" in state and state["Next"] not in states:
-            self.report(_ptr(*base, "Next"), f"Next names {state['Next']!r}, which is not in States")
+        if "Next" in state:
+            self.transition(state["Next"], states, (*base, "Next"))
         self.io_fields(state, base, ql)
         getattr(self, f"state_{type_.lower()}")(state, states, base, ql)
         if type_ in ("Task", "Parallel", "Map"):
-            self.retriers(state.get("Retry"), base)
-            self.catchers(state.get("Catch"), states, base, ql)
+            if "Retry" in state:
+                self.retriers(state["Retry"], base)
+            if "Catch" in state:
+                self.catchers(state["Catch"], states, base, ql)
 
     # -- field checks ---------------------------------------------------------------------------
 
@@ -280,7 +363,7 @@ class _Validator:
                 self.jsonata(value, (*base, key))
                 return
             ok = (_is_int(value) if integer else _is_number(value)) and value >= low and \
-                (high is None or value <= high)
+                (high is None or value <= high) and (integer or math.isfinite(value))
             if not ok:
                 bound = f"between {low} and {high}" if high is not None else f">= {low}"
                 kind = "an integer" if integer else "a number"
@@ -301,13 +384,14 @@ class _Validator:
         if not isinstance(resource, str) or not resource:
             self.report(_ptr(*base, "Resource"), "a Task state needs a Resource ARN")
         else:
-            m = re.match(r"^arn:[^:]+:states:::([a-zA-Z0-9-]+):([A-Za-z0-9]+)", resource)
+            m = re.match(r"^arn:(?:\$\{[^}]*\}|[^:$])*:states:(?:\$\{[^}]*\}|[^:$])*:(?:\$\{[^}]*\}|[^:$])*:"
+                         r"([a-zA-Z0-9-]+):([A-Za-z0-9]+)", resource)
             if m and m.group(1) in _KNOWN_ACTIONS and m.group(2) not in _KNOWN_ACTIONS[m.group(1)]:
                 self.report(_ptr(*base, "Resource"),
                             f"The resource provided {resource} is not recognized; use one of "
                             f"{', '.join(sorted(_KNOWN_ACTIONS[m.group(1)]))} or the aws-sdk integration")
-        self.number_or_path(state, base, ql, "TimeoutSeconds", 1)
-        self.number_or_path(state, base, ql, "HeartbeatSeconds", 1)
+        self.number_or_path(state, base, ql, "TimeoutSeconds", 1, MAX_SECONDS)
+        self.number_or_path(state, base, ql, "HeartbeatSeconds", 1, MAX_SECONDS)
         timeout, heartbeat = state.get("TimeoutSeconds"), state.get("HeartbeatSeconds")
         if _is_int(timeout) and _is_int(heartbeat) and heartbeat >= timeout:
             self.report(_ptr(*base, "HeartbeatSeconds"), "HeartbeatSeconds must be smaller than TimeoutSeconds")
@@ -338,8 +422,8 @@ class _Validator:
             value = state["Seconds"]
             if ql == JSONATA and jsonata_eval.is_expression(value):
                 self.jsonata(value, (*base, "Seconds"))
-            elif not _is_int(value) or value < 0:
-                self.report(_ptr(*base, "Seconds"), "Seconds must be a non-negative integer")
+            elif not _is_int(value) or not 0 <= value <= MAX_SECONDS:
+                self.report(_ptr(*base, "Seconds"), f"Seconds must be an integer between 0 and {MAX_SECONDS}")
         if "Timestamp" in state:
             value = state["Timestamp"]
             if ql == JSONATA and jsonata_eval.is_expression(value):
@@ -361,17 +445,16 @@ class _Validator:
                 if not isinstance(rule, dict):
                     self.report(_ptr(*here), "a choice rule must be an object")
                     continue
-                nxt = rule.get("Next")
-                if nxt not in states:
-                    self.report(_ptr(*here, "Next"), f"Next names {nxt!r}, which is not in States")
+                self.transition(rule.get("Next"), states, (*here, "Next"))
                 self.rule(rule, here, ql, top=True)
-        if "Default" in state and state["Default"] not in states:
-            self.report(_ptr(*base, "Default"), f"Default names {state['Default']!r}, which is not in States")
+        if "Default" in state:
+            self.transition(state["Default"], states, (*base, "Default"), "Default")
 
     def rule(self, rule: Any, here: tuple[Any, ...], ql: str, top: bool) -> None:
         if not isinstance(rule, dict):
             self.report(_ptr(*here), "a choice rule must be an object")
             return
+        self.string_field(rule, here, "Comment")
         if ql == JSONATA:
             if "Condition" not in rule:
                 self.report(_ptr(*here), "a JSONata choice rule needs a Condition")
@@ -499,8 +582,6 @@ class _Validator:
     # -- Retry and Catch --------------------------------------------------------------------------
 
     def retriers(self, retriers: Any, base: tuple[Any, ...]) -> None:
-        if retriers is None:
-            return
         if not isinstance(retriers, list):
             self.report(_ptr(*base, "Retry"), "Retry must be an array of retriers")
             return
@@ -513,20 +594,20 @@ class _Validator:
                 if key not in _RETRIER_FIELDS:
                     self.report(_ptr(*here, key), f"field {key!r} is not valid in a retrier")
             self.error_equals(retrier.get("ErrorEquals"), here, i == len(retriers) - 1)
+            self.string_field(retrier, here, "Comment")
             rate = retrier.get("BackoffRate", 2.0)
-            if not _is_number(rate) or rate < 1:
+            if not _is_number(rate) or not rate >= 1 or not math.isfinite(rate):
                 self.report(_ptr(*here, "BackoffRate"), "BackoffRate must be a number >= 1.0")
-            for key, low in (("IntervalSeconds", 1), ("MaxAttempts", 0), ("MaxDelaySeconds", 1)):
+            for key, low, high in (("IntervalSeconds", 1, MAX_SECONDS), ("MaxAttempts", 0, MAX_SECONDS),
+                                   ("MaxDelaySeconds", 1, MAX_DELAY_SECONDS)):
                 if key in retrier:
                     value = retrier[key]
-                    if not _is_int(value) or value < low:
-                        self.report(_ptr(*here, key), f"{key} must be an integer >= {low}")
+                    if not _is_int(value) or not low <= value <= high:
+                        self.report(_ptr(*here, key), f"{key} must be an integer between {low} and {high}")
             if retrier.get("JitterStrategy", "NONE") not in ("NONE", "FULL"):
                 self.report(_ptr(*here, "JitterStrategy"), "JitterStrategy must be FULL or NONE")
 
     def catchers(self, catchers: Any, states: dict[str, Any], base: tuple[Any, ...], ql: str) -> None:
-        if catchers is None:
-            return
         if not isinstance(catchers, list):
             self.report(_ptr(*base, "Catch"), "Catch must be an array of catchers")
             return
@@ -542,9 +623,9 @@ class _Validator:
                     self.report(_ptr(*here, key), "ResultPath is a JSONPath field; in JSONata use Output")
                 elif ql == JSONPATH and key == "Output":
                     self.report(_ptr(*here, key), "Output needs JSONata; in JSONPath use ResultPath")
+            self.string_field(catcher, here, "Comment")
             self.error_equals(catcher.get("ErrorEquals"), here, i == len(catchers) - 1)
-            if catcher.get("Next") not in states:
-                self.report(_ptr(*here, "Next"), f"Next names {catcher.get('Next')!r}, which is not in States")
+            self.transition(catcher.get("Next"), states, (*here, "Next"))
             if ql == JSONPATH and catcher.get("ResultPath") is not None:
                 self.reference_path(catcher["ResultPath"], (*here, "ResultPath"), "ResultPath")
             if "Assign" in catcher:
@@ -604,6 +685,9 @@ def _reachable(start: str, states: dict[str, Any]) -> set[str]:
 
 def validate(document: Any, source: str = "<definition>") -> list[str]:
     """Every problem in ``document`` as ``<file>:<JSON pointer>: <message>``; empty when valid."""
+    structure = check_structure(document, source)
+    if structure:
+        return structure
     validator = _Validator(source)
     try:
         language = document.get("QueryLanguage", JSONPATH) if isinstance(document, dict) else JSONPATH

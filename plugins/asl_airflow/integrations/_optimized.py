@@ -93,3 +93,16 @@ def only(parameters: Any, allowed: frozenset[str], resource: str) -> dict[str, A
 def event_id(event: Any, key: str) -> str | None:
     """The job id a provider trigger reported (present on success and on failure events)."""
     return event.get(key) if isinstance(event, dict) else None
+
+
+def declared_or_generic(exc: BaseException, prefix: str, service: str, generic: str) -> AslError | None:
+    """The Java v1 error for a botocore ClientError where only the errors a service's model declares
+    have their own class: a declared one keeps its name (``DynamoDB.ConditionalCheckFailedException``),
+    any other code (``ValidationException``, ``AccessDeniedException``) is the service's generic
+    ``<prefix>.<generic>`` (``DynamoDB.AmazonDynamoDBException``), with the v1 cause either way."""
+    error = v1_error(exc, prefix, service)
+    if error is None:
+        return None
+    if type(exc).__name__ == "ClientError":  # botocore found no modeled class for the code
+        return AslError(f"{prefix}.{generic}", error.cause)
+    return error

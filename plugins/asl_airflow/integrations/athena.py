@@ -3,31 +3,33 @@
 
 Request-response calls are the API call through the provider's ``AthenaHook`` client, answered as
 the API answers (Step Functions has no request-response optimisation for Athena), timestamps in
-epoch milliseconds. ``.sync`` runs the provider's ``AthenaOperator``: deferrable, it waits in
-``AthenaTrigger``; the local engine lets the operator poll. The result is GetQueryExecution
+epoch milliseconds. ``.sync`` starts the query through the hook's client with the Parameters as
+given, then waits in the provider's ``AthenaTrigger`` (resumed by ``AthenaOperator.execute_complete``);
+the local engine polls with the hook's ``poll_query_status``. The result is GetQueryExecution
 (``{"QueryExecution": {...}}``); a query that ends FAILED or CANCELLED fails the Task with
 ``States.TaskFailed`` and that description as the cause. Service errors are
 ``Athena.<Exception>`` (``Athena.InvalidRequestException``).
+
+StartQueryExecution is idempotent by ``ClientRequestToken``: a ``.sync`` attempt sends the
+Parameters' token or, without one, a token derived from the ASL attempt, so a re-run of the attempt
+after a worker crash gets the same query back instead of starting another (an ASL retry has its
+own token, and so its own query, as on Step Functions).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 from asl_airflow.asl.errors import AslError
 from asl_airflow.integrations._optimized import MAX_POLLS, POLL_SECONDS, epoch_ms, event_id, only, raise_v1
-from asl_airflow.integrations.base import REQUEST_RESPONSE, SYNC, Integration, ServiceCall, run_nested
+from asl_airflow.integrations.base import REQUEST_RESPONSE, SYNC, Integration, ServiceCall, submit_once
 
 _PREFIX, _SERVICE = "Athena", "AmazonAthena"
 _START = frozenset({
     "ClientRequestToken", "ExecutionParameters", "QueryExecutionContext", "QueryString", "ResultConfiguration",
     "ResultReuseConfiguration", "WorkGroup",
 })
-#: what the provider's AthenaOperator can pass on; the rest is refused for .sync rather than dropped
-_OPERATOR_KEYS = frozenset({"ClientRequestToken", "QueryExecutionContext", "QueryString", "ResultConfiguration",
-                            "WorkGroup"})
 _ENDED_BADLY = ("FAILED", "CANCELLED")
 
 
@@ -47,21 +49,12 @@ def _api(call: ServiceCall, method: str, allowed: frozenset[str]) -> Any:
 
 
 def _operator(call: ServiceCall) -> Any:
+    """The provider's operator, for its ``execute_complete`` after the trigger fired."""
     from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 
     params = only(call.parameters, _START, call.resource)
-    extra = sorted(set(params) - _OPERATOR_KEYS)
-    if extra:
-        raise AslError("States.Runtime", f"{call.resource}: {', '.join(extra)} not supported for .sync here")
-    if "QueryString" not in params:
-        raise AslError("States.Runtime", f"{call.resource} needs Parameters.QueryString")
-    context = copy.deepcopy(params.get("QueryExecutionContext") or {})
     return AthenaOperator(
-        task_id=call.task_id, query=params["QueryString"], client_request_token=params.get("ClientRequestToken"),
-        workgroup=params.get("WorkGroup", "primary"), query_execution_context=context,
-        catalog=context.get("Catalog", "AwsDataCatalog"),
-        result_configuration=copy.deepcopy(params.get("ResultConfiguration") or {}),
-        sleep_time=POLL_SECONDS, max_polling_attempts=MAX_POLLS, log_query=False, deferrable=call.deferrable,
+        task_id=call.task_id, query=params.get("QueryString", ""), log_query=False, deferrable=True,
         aws_conn_id=call.aws_conn_id, region_name=call.region_name, do_xcom_push=False,
     )
 
@@ -76,16 +69,29 @@ def _finish(call: ServiceCall, query_execution_id: str) -> Any:
 def start_query(call: ServiceCall, context: Any) -> Any:
     if call.pattern != SYNC:
         return _api(call, "start_query_execution", _START)
-    operator = _operator(call)
+    params = only(call.parameters, _START, call.resource)
+    if "QueryString" not in params:
+        raise AslError("States.Runtime", f"{call.resource} needs Parameters.QueryString")
+    if call.attempt_token and "ClientRequestToken" not in params:
+        params["ClientRequestToken"] = call.attempt_token
+    hook = _hook(call)
     try:
-        query_execution_id = run_nested(operator, context)  # deferrable: raises TaskDeferred here
-    except AslError:
-        raise
+        query_execution_id = submit_once(
+            call, submit=lambda: hook.get_conn().start_query_execution(**params)["QueryExecutionId"])
     except Exception as exc:
         raise_v1(exc, _PREFIX, _SERVICE)
-        if not operator.query_execution_id:  # failed before the query existed
-            raise
-        query_execution_id = operator.query_execution_id  # the query ended badly: described below
+        raise
+    if call.deferrable:
+        from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
+        from airflow.sdk.exceptions import TaskDeferred
+
+        raise TaskDeferred(
+            trigger=AthenaTrigger(query_execution_id=query_execution_id, waiter_delay=POLL_SECONDS,
+                                  waiter_max_attempts=MAX_POLLS, aws_conn_id=call.aws_conn_id,
+                                  region_name=call.region_name),
+            method_name="execute_complete",
+        )
+    hook.poll_query_status(query_execution_id, max_polling_attempts=MAX_POLLS, sleep_time=POLL_SECONDS)
     return _finish(call, query_execution_id)
 
 

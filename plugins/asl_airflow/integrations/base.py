@@ -35,6 +35,74 @@ class ServiceCall:
     task_id: str = "asl_task"
     state_name: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: this ASL attempt's record of its submission (Airflow engine); None in the local engine
+    journal: CallJournal | None = None
+
+    @property
+    def attempt_token(self) -> str | None:
+        """A token unique to this ASL attempt and the same on every re-run of it: the idempotency
+        token (Athena ClientRequestToken, EMR Serverless clientToken) or the default name of what
+        the attempt starts. None where nothing persists between runs (the local engine)."""
+        return self.journal.token if self.journal is not None else None
+
+
+@dataclass
+class CallJournal:
+    """What one ASL attempt of a Task asked AWS to start, kept in the task's ``task_state_store``.
+
+    A worker can die between a service's answer and the task's deferral; Airflow then runs the
+    task again, and without a record the job would be submitted a second time. An entry marks
+    the submission *pending* before the call and records the job id right after it; a re-run of
+    the same attempt finds the record and reconnects (by the id, or, when only the pending mark
+    made it, by the service's idempotency token or a lookup). A record from an earlier attempt
+    is ignored: an ASL retry submits anew, as Step Functions does.
+    """
+
+    store: Any  # the task's task_state_store (get/set)
+    attempt: int
+    token: str
+    key: str = "asl_call"
+
+    def get(self) -> dict[str, Any] | None:
+        record = self.store.get(self.key)
+        return record if isinstance(record, dict) and record.get("attempt") == self.attempt else None
+
+    def set(self, **fields: Any) -> None:
+        self.store.set(self.key, {**(self.get() or {}), **fields, "attempt": self.attempt})
+
+
+def submit_once(call: ServiceCall, submit: Callable[[], Any],
+                find: Callable[[dict[str, Any]], Any] | None = None) -> Any:
+    """The job id of this ASL attempt: the recorded one, the one ``find`` locates for a submission
+    that was pending when the worker died, or ``submit()``'s (recorded before it is used).
+
+    ``find(record)`` gets the pending record (``{"pending": <ISO time just before the call>}``)
+    and returns the job's id or None when the service never got the call. Without ``find`` a
+    pending submission is made again: right only where ``submit`` is idempotent (a client token
+    derived from the attempt, a fixed name the service refuses twice).
+    """
+    journal = call.journal
+    if journal is None:
+        return submit()
+    record = journal.get() or {}
+    if record.get("id") is not None:
+        return record["id"]
+    if record.get("pending") and find is not None:
+        found = find(record)
+        if found is not None:
+            journal.set(id=found)
+            return found
+    from datetime import UTC, datetime
+
+    journal.set(pending=record.get("pending") or datetime.now(UTC).isoformat())
+    job_id = submit()
+    journal.set(id=job_id)
+    return job_id
+
+
+def reentered(call: ServiceCall) -> bool:
+    """Whether this ASL attempt already got as far as a submission in an earlier (crashed) run."""
+    return call.journal is not None and call.journal.get() is not None
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,24 @@ then waits the provider's way: deferred on ``BatchJobTrigger`` (the job id is kn
 deferral, so a resumed task reconnects to the same job), or, in the local engine, the hook's
 ``wait_for_job``. The result is the DescribeJobs entry of the job in Step Functions' PascalCase; a
 job that ends FAILED is ``States.TaskFailed`` with that description as the Cause, as on AWS.
+
+SubmitJob has no client token: a ``.sync`` attempt records its submission (pending just before
+the call, the job id right after), and a re-run of the attempt after a worker crash waits for the
+recorded job. When only the pending mark made it, the job is looked up: ListJobs on the queue
+filtered by the job name (every status), created since the mark less a minute of clock skew, with
+the same job definition and parameters (DescribeJobs). Only an identical job submitted by someone
+else to the same queue in that window could be taken for it.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from asl_airflow.asl.errors import AslError
 from asl_airflow.integrations import _shapes
-from asl_airflow.integrations.base import REQUEST_RESPONSE, SYNC, Integration, ServiceCall
+from asl_airflow.integrations.base import REQUEST_RESPONSE, SYNC, Integration, ServiceCall, submit_once
 
 #: seconds between two DescribeJobs of the trigger (Step Functions' own poll is of this order)
 POLL_SECONDS = 30
@@ -42,12 +50,43 @@ def _finished(hook: Any, job_id: str) -> dict[str, Any]:
     return job
 
 
+#: how far before the pending mark a job may have been created and still be this attempt's
+_SKEW_SECONDS = 60
+
+
+def _find_job(hook: Any, request: dict[str, Any], record: dict[str, Any]) -> str | None:
+    """The job this attempt submitted before its worker died (see the module docstring), or None."""
+    since_ms = (datetime.fromisoformat(record["pending"]).timestamp() - _SKEW_SECONDS) * 1000
+    summaries: list[dict[str, Any]] = []
+    pages = hook.client.get_paginator("list_jobs").paginate(
+        jobQueue=request["jobQueue"], filters=[{"name": "JOB_NAME", "values": [request["jobName"]]}])
+    for page in pages:
+        summaries.extend(page.get("jobSummaryList", []))
+    recent = [s["jobId"] for s in summaries if s.get("jobName") == request["jobName"]
+              and (s.get("createdAt") or 0) >= since_ms]
+    if not recent:
+        return None
+    definition = request["jobDefinition"]
+    mine = [
+        job for job in hook.client.describe_jobs(jobs=recent[:100]).get("jobs", [])
+        if (job.get("parameters") or {}) == (request.get("parameters") or {})
+        and definition in (job.get("jobDefinition"), job.get("jobDefinition", "").rsplit("/", 1)[-1],
+                           job.get("jobDefinition", "").rsplit("/", 1)[-1].split(":")[0])
+    ]
+    return min(mine, key=lambda job: job.get("createdAt") or 0)["jobId"] if mine else None
+
+
 def start(call: ServiceCall, context: Any) -> Any:
     hook = _hook(call)
-    raw = hook.client.submit_job(**_shapes.request("batch", "SubmitJob", call.parameters))
+    request = _shapes.request("batch", "SubmitJob", call.parameters)
     if call.pattern != SYNC:
+        raw = hook.client.submit_job(**request)
         return {**_shapes.response("batch", "SubmitJob", raw), **_shapes.sdk_metadata(raw)}
-    job_id = raw["jobId"]
+    job_id = submit_once(
+        call,
+        submit=lambda: hook.client.submit_job(**request)["jobId"],
+        find=lambda record: _find_job(hook, request, record),
+    )
     if call.deferrable:
         status = hook.get_job_description(job_id).get("status")
         if status in hook.INTERMEDIATE_STATES:

@@ -9,7 +9,11 @@ SendTaskHeartbeat with that token. Here:
   so it cannot be guessed; only its SHA-256 is kept, in the task's ``task_state_store``.
 - :func:`wait_for_task_token` wraps ANY integration entry whose Resource ends in ``.waitForTaskToken``
   (``integrations.resolve`` applies it): start = the entry's request-response call, then defer on
-  :class:`~asl_airflow.integrations._callback_trigger.TaskTokenTrigger` (no worker slot while waiting);
+  :class:`~asl_airflow.integrations._callback_trigger.TaskTokenTrigger` (no worker slot while waiting).
+  The call is made at most once per ASL attempt: it is journaled (pending before, sent after) and a
+  re-run of the attempt after a worker crash keeps the token and waits without calling again; a
+  crash *during* the call is not repeated either (the service may have the token already), except
+  to an SQS FIFO queue, whose deduplication drops a repeat;
   resume = the output sent with SendTaskSuccess, or the error sent with SendTaskFailure as an
   :class:`AslError`, so Retry and Catch apply as on AWS.
 - The API (``asl_airflow.airflow.callback_api``, served by Airflow's API server) checks the token
@@ -145,19 +149,44 @@ def _start(entry: Integration, call: ServiceCall, context: Any) -> Any:
     token = call.extra.get("task_token")
     if not token:
         raise AslError(asl_errors.RUNTIME, f"{call.resource}: no $$.Task.Token was issued for this call")
-    started = datetime.now(UTC)
     from airflow.sdk.exceptions import TaskDeferred
 
-    try:
-        entry.start(dataclasses.replace(call, pattern=REQUEST_RESPONSE), context)
-    except TaskDeferred:
-        raise AslError(
-            asl_errors.RUNTIME,
-            f"{call.service}:{call.action} waits for a job even as a request-response call, "
-            "so it cannot also wait for a task token",
-        ) from None
+    journal = call.journal
+    record = (journal.get() if journal is not None else None) or {}
+    if record.get("sent"):  # a re-run after a worker crash: the service has this attempt's token
+        started = datetime.fromisoformat(record["sent"])
+    else:
+        if record.get("pending") and not _deduplicated(call):
+            # the worker died during the call: the service may or may not have the token. Sending
+            # it again could deliver it twice, so this attempt waits for the one it may have sent
+            # (at most once; TimeoutSeconds/HeartbeatSeconds bound the wait if it never arrived)
+            started = datetime.fromisoformat(record["pending"])
+            journal.set(sent=record["pending"], unsure=True)  # type: ignore[union-attr]
+            raise TaskDeferred(trigger=_trigger(call, token, started), method_name=WAIT_METHOD,
+                               timeout=_safety_timeout(call))
+        started = datetime.now(UTC)
+        if journal is not None:
+            journal.set(pending=started.isoformat())
+        try:
+            entry.start(dataclasses.replace(call, pattern=REQUEST_RESPONSE, journal=None), context)
+        except TaskDeferred:
+            raise AslError(
+                asl_errors.RUNTIME,
+                f"{call.service}:{call.action} waits for a job even as a request-response call, "
+                "so it cannot also wait for a task token",
+            ) from None
+        if journal is not None:
+            journal.set(sent=started.isoformat())
     raise TaskDeferred(trigger=_trigger(call, token, started), method_name=WAIT_METHOD,
                        timeout=_safety_timeout(call))
+
+
+def _deduplicated(call: ServiceCall) -> bool:
+    """Whether sending the call again is harmless: an SQS FIFO queue drops a message whose
+    deduplication id (given, or the body's hash with content-based deduplication; the body holds
+    this attempt's token either way) it saw in the last five minutes."""
+    parameters = call.parameters if isinstance(call.parameters, dict) else {}
+    return call.service == "sqs" and str(parameters.get("QueueUrl", "")).endswith(".fifo")
 
 
 def _trigger(call: ServiceCall, token: str, started: datetime) -> Any:

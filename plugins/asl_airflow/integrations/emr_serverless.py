@@ -5,6 +5,10 @@ EMR Serverless' auto-start would); ``.sync`` defers on its ``EmrServerlessStartJ
 the local engine, waits with the provider's ``serverless_job_completed`` waiter. Step Functions
 returns the StartJobRun response (``ApplicationId``, ``JobRunId``, ``Arn``) for both patterns, the
 ``.sync`` one once the run reached SUCCESS; a run that ends FAILED or CANCELLED is ``States.TaskFailed``.
+
+StartJobRun is idempotent by ``clientToken``: a ``.sync`` attempt sends the Parameters' token or,
+without one, a token derived from the ASL attempt (the operator would draw a random one), so a
+re-run of the attempt after a worker crash gets the same job run back instead of a second one.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ def _operator(call: ServiceCall) -> Any:
         execution_role_arn=request.pop("executionRoleArn"),
         job_driver=request.pop("jobDriver"),
         configuration_overrides=request.pop("configurationOverrides", None),
-        client_request_token=request.pop("clientToken", ""),
+        # the attempt's token: the same on a re-run after a worker crash, new for an ASL retry
+        client_request_token=request.pop("clientToken", None) or (call.attempt_token if wait else None) or "",
         name=request.pop("name", None),
         config=request,  # tags, executionTimeoutMinutes, mode, retryPolicy, ...: passed through as given
         wait_for_completion=wait,

@@ -26,6 +26,7 @@ class LocalInvoker:
             deferrable=False,
             task_id=re.sub(r"[^A-Za-z0-9_.-]", "_", f"local_{env.state_name}")[:200],
             state_name=env.state_name,
+            extra={"execution_arns": [env.execution.state_machine_arn, env.execution.execution_arn]},
         )
         try:
             return entry.start(call, {})

@@ -6,6 +6,10 @@ the provider's ``SageMakerTrigger``, so no worker slot is held while the job run
 the job's Describe response, as Step Functions returns it; request-response returns the Create
 response (the job ARN). ``createEndpoint`` / ``updateEndpoint`` exist only as request-response in
 Step Functions, so they return the ARN as soon as SageMaker accepted the call.
+
+A job's name is its identity (SageMaker refuses a second job of the same name), so a ``.sync``
+attempt that a worker crash cut short finds its job by that name and waits for it on the same
+trigger instead of creating it again (which SageMaker would refuse with ``ResourceInUse``).
 """
 
 from __future__ import annotations
@@ -13,7 +17,14 @@ from __future__ import annotations
 from typing import Any
 
 from asl_airflow.asl.errors import AslError
-from asl_airflow.integrations.base import REQUEST_RESPONSE, SYNC, Integration, ServiceCall, run_nested
+from asl_airflow.integrations.base import (
+    REQUEST_RESPONSE,
+    SYNC,
+    Integration,
+    ServiceCall,
+    reentered,
+    run_nested,
+)
 
 _STRIP = ("ResponseMetadata",)
 
@@ -118,9 +129,49 @@ def _error_name(exc: BaseException, call: ServiceCall) -> str | None:
     return None
 
 
+#: the provider trigger's job type for each kind of job a ``.sync`` Task waits for
+_TRIGGER_JOB_TYPE = {"training": "Training", "transform": "Transform", "processing": "Processing",
+                     "tuning": "tuning"}
+
+
+def _existing(operator: Any, kind: str, name: str) -> dict[str, Any] | None:
+    """The job's Describe response, or None when SageMaker has no job of that name."""
+    from asl_airflow.integrations.errors import client_error_code
+
+    method, _ = _DESCRIBE[kind]
+    try:
+        return getattr(operator.hook, method)(name)
+    except Exception as exc:
+        if client_error_code(exc) in ("ValidationException", "ResourceNotFound"):
+            return None
+        raise
+
+
+def _reconnect(call: ServiceCall, operator: Any, kind: str, name: str) -> Any:
+    """Wait for the job this attempt already created, on the trigger its operator defers to."""
+    from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
+    from airflow.sdk.exceptions import TaskDeferred
+
+    raise TaskDeferred(
+        trigger=SageMakerTrigger(
+            job_name=name, job_type=_TRIGGER_JOB_TYPE[kind], waiter_delay=operator.check_interval,
+            waiter_max_attempts=getattr(operator, "max_attempts", None) or 480,
+            aws_conn_id=call.aws_conn_id, region_name=call.region_name,
+        ),
+        method_name="execute_complete",
+    )
+
+
 def _entry(action: str, kind: str, patterns: frozenset[str]) -> Integration:
     def start(call: ServiceCall, context: Any) -> Any:
         operator = _operator(call, kind)
+        name = (call.parameters or {}).get(_DESCRIBE[kind][1]) if isinstance(call.parameters, dict) else None
+        if call.pattern == SYNC and call.journal is not None and isinstance(name, str):
+            if reentered(call) and _existing(operator, kind, name) is not None:
+                _reconnect(call, operator, kind, name)
+            from datetime import UTC, datetime
+
+            call.journal.set(pending=datetime.now(UTC).isoformat(), id=name)  # the name is the job's id
         return _shape(operator, kind, call.pattern, run_nested(operator, context))
 
     def resume(call: ServiceCall, context: Any, method_name: str, event: Any) -> Any:

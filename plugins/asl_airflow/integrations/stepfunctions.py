@@ -12,8 +12,11 @@
 
 A missing ``Input`` is sent as ``{}`` and a JSON ``Input`` as JSON text, as Step Functions does.
 Service errors are ``StepFunctions.<Code>Exception`` (``StepFunctions.StateMachineDoesNotExistException``).
-The execution ARN reaches ``resume`` in the trigger's event, so a worker that crashes while the
-child runs reconnects to the same execution.
+StartExecution is idempotent by name (same name and input while the child runs), and a child's
+ARN follows from its state machine and name. A ``.sync`` attempt names the child (the Parameters'
+``Name``, or a UUID derived from the ASL attempt where Step Functions would draw a random one),
+records the submission as pending before the call and the ARN after it; a re-run of the attempt
+after a worker crash describes the child by that ARN and waits for it instead of starting another.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from asl_airflow.integrations.base import (
     WAIT_FOR_TASK_TOKEN,
     Integration,
     ServiceCall,
-    run_nested,
+    submit_once,
 )
 
 _START = frozenset({"Input", "Name", "StateMachineArn"})
@@ -115,14 +118,48 @@ def start(call: ServiceCall, context: Any) -> Any:
             raise
         return {"ExecutionArn": response["executionArn"], "StartDate": epoch_ms(response["startDate"]),
                 **sdk_metadata(response)}
-    operator = _operator(call, params)
+    if call.attempt_token and params.get("Name") is None:
+        params["Name"] = call.attempt_token
+    hook = _hook(call)
     try:
-        execution_arn = run_nested(operator, context)  # deferrable: raises TaskDeferred here
+        execution_arn = submit_once(
+            call,
+            submit=lambda: hook.start_execution(params["StateMachineArn"], params.get("Name"), params["Input"]),
+            find=lambda record: _existing(hook, params),
+        )
     except Exception as exc:
         raise_v1(exc, "StepFunctions", "AWSStepFunctions")
         raise
-    _wait(call, operator, execution_arn)
+    if call.deferrable:
+        from airflow.providers.amazon.aws.triggers.step_function import StepFunctionsExecutionCompleteTrigger
+        from airflow.sdk.exceptions import TaskDeferred
+
+        raise TaskDeferred(
+            trigger=StepFunctionsExecutionCompleteTrigger(
+                execution_arn=execution_arn, waiter_delay=POLL_SECONDS, waiter_max_attempts=MAX_POLLS,
+                aws_conn_id=call.aws_conn_id, region_name=call.region_name,
+            ),
+            method_name="execute_complete",
+        )
+    _wait(call, _operator(call, params), execution_arn)
     return _finish(call, execution_arn)
+
+
+def _existing(hook: Any, params: dict[str, Any]) -> str | None:
+    """The ARN of the child this attempt named, when Step Functions has it (None otherwise)."""
+    from asl_airflow.integrations.errors import client_error_code
+
+    machine, _, name = params["StateMachineArn"].partition(":stateMachine:")
+    if not name or not params.get("Name"):
+        return None
+    execution_arn = f"{machine}:execution:{name.split(':')[0]}:{params['Name']}"
+    try:
+        hook.describe_execution(execution_arn)
+    except Exception as exc:
+        if client_error_code(exc) in ("ExecutionDoesNotExist", "ExecutionDoesNotExistException"):
+            return None
+        raise
+    return execution_arn
 
 
 def _wait(call: ServiceCall, operator: Any, execution_arn: str) -> None:

@@ -1,0 +1,282 @@
+"""Hostile input and AWS's limits on the local engine: history size, TimeoutSeconds, strict JSON,
+sizes known before allocating, StartExecution's input checks."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from asl_airflow.asl import Interpreter, errors, jsonata_eval, retry, strictjson
+from asl_airflow.asl.history import History
+
+
+class FakeTime:
+    """A clock that only moves when the interpreter sleeps (no real waiting in tests)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def run(doc: dict[str, Any], input_: Any = None, **kw: Any) -> Any:
+    kw.setdefault("sleep", lambda s: None)
+    return Interpreter(doc, **kw).execute(input_)
+
+
+def pass_with(expr: str) -> dict[str, Any]:
+    return {"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"v.$": expr}, "End": True}}}
+
+
+def task(**state: Any) -> dict[str, Any]:
+    return {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                             "End": True, **state}}}
+
+
+# -- 1. the history quota -------------------------------------------------------------------------
+
+
+def test_an_endless_loop_fails_at_the_25000th_event_as_aws_does() -> None:
+    result = run({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "A"}}}, {})
+    assert result.status == "FAILED" and result.error == "States.Runtime"
+    assert result.cause == "The execution reached the maximum number of history events (25000)."
+    assert len(result.history) == 25_000
+    last = result.history[-1]
+    assert last["id"] == 25_000 and last["type"] == "ExecutionFailed"
+    assert last["executionFailedEventDetails"] == {"error": "States.Runtime", "cause": result.cause}
+    assert result.history[-2]["id"] == 24_999 and result.history[-2]["type"] == "PassStateExited"
+
+
+def test_the_quota_is_not_caught_by_the_loop_that_hits_it() -> None:
+    doc = {"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "T",
+              "Retry": [{"ErrorEquals": ["States.ALL", "States.Runtime"], "MaxAttempts": 99}],
+              "Catch": [{"ErrorEquals": ["States.Runtime"], "Next": "Caught"}]},
+        "Caught": {"Type": "Succeed"}}}
+    result = run(doc, {}, invoker=lambda *a: {})
+    assert result.status == "FAILED" and result.error == "States.Runtime" and len(result.history) == 25_000
+
+
+def test_event_offset_counts_events_spent_elsewhere() -> None:
+    doc = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "A"}}}
+    result = run(doc, {}, event_offset=24_990)
+    assert result.status == "FAILED" and result.error == "States.Runtime"
+    assert len(result.history) == 10  # events 24,991 ... 25,000 of the execution
+
+
+def test_history_refuses_the_last_place_to_all_but_the_terminal_event() -> None:
+    history = History(limit=3)
+    history.add("ExecutionStarted")
+    history.add("PassStateEntered")
+    with pytest.raises(errors.HistoryLimitExceeded):
+        history.add("PassStateExited")
+    with pytest.raises(errors.HistoryLimitExceeded):
+        history.extend([{"type": "PassStateExited"}])
+    assert history.add("ExecutionFailed", terminal=True)["id"] == 3
+
+
+def test_a_distributed_map_child_that_hits_the_quota_fails_only_its_item() -> None:
+    doc = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ToleratedFailurePercentage": 100, "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "L", "States": {"L": {"Type": "Pass", "Next": "L"}}}}}}
+    result = run(doc, [1])
+    assert result.status == "SUCCEEDED"
+    assert result.output == [{"Error": "States.Runtime", "Cause": errors.HISTORY_LIMIT_CAUSE}]
+
+
+# -- 2. the state machine's TimeoutSeconds --------------------------------------------------------
+
+
+def test_timeout_seconds_ends_a_wait_at_the_deadline() -> None:
+    clock = FakeTime()
+    doc = {"TimeoutSeconds": 2, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 6, "End": True}}}
+    result = run(doc, {}, sleep=clock.sleep, clock=clock.time)
+    assert result.status == "TIMED_OUT" and result.error == "States.Timeout"
+    assert clock.slept == [2.0]  # not 6: the wait ends at the deadline
+    assert [e["type"] for e in result.history] == ["ExecutionStarted", "WaitStateEntered", "ExecutionTimedOut"]
+    assert result.history[-1]["executionTimedOutEventDetails"] == {"error": "States.Timeout"}
+    assert result.as_dict()["status"] == "TIMED_OUT"
+
+
+def test_timeout_seconds_cuts_retry_delays() -> None:
+    clock = FakeTime()
+    doc = {"TimeoutSeconds": 10, **task(Retry=[{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 4,
+                                                "MaxAttempts": 5}])}
+
+    def fail(*args: Any) -> Any:
+        raise errors.AslError("Boom", "again")
+
+    result = run(doc, {}, invoker=fail, sleep=clock.sleep, clock=clock.time)
+    assert result.status == "TIMED_OUT"
+    assert clock.slept == [4.0, 6.0]  # 4 s, then the 8 s delay is cut at the deadline
+    assert clock.now == 1_010.0
+
+
+def test_timeout_seconds_abandons_a_service_call_that_is_still_running() -> None:
+    started = time.monotonic()
+    result = run({"TimeoutSeconds": 1, **task()}, {}, invoker=lambda *a: time.sleep(5) or {})
+    assert result.status == "TIMED_OUT" and result.error == "States.Timeout"
+    assert time.monotonic() - started < 3
+
+
+def test_a_task_timeout_seconds_is_states_timeout_with_a_timed_out_event() -> None:
+    result = run(task(TimeoutSeconds=1), {}, invoker=lambda *a: time.sleep(5) or {})
+    assert result.status == "FAILED" and result.error == "States.Timeout"
+    assert "TaskTimedOut" in [e["type"] for e in result.history]
+
+
+def test_no_timeout_no_thread_result_as_is() -> None:
+    assert run(task(), {}, invoker=lambda *a: {"ok": 1}).output == {"ok": 1}
+
+
+# -- 3. no NaN or Infinity in or out ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", "[1e400]", '{"v": NaN}'])
+def test_string_to_json_is_strict(text: str) -> None:
+    result = run(pass_with("States.StringToJson($.t)"), {"t": text})
+    assert result.status == "FAILED" and result.error == "States.Runtime"
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), {"a": [float("-inf")]}])
+def test_execution_input_must_be_json(value: Any) -> None:
+    with pytest.raises(errors.InvalidExecutionInput) as exc:
+        run(pass_with("$"), value)
+    assert exc.value.name == "InvalidExecutionInput"
+
+
+def test_math_add_with_huge_numbers_stays_json() -> None:
+    result = run(pass_with("States.MathAdd($.a, 1)"), {"a": 1e300})
+    assert result.status == "SUCCEEDED"
+    json.loads(json.dumps(result.output), parse_constant=lambda c: pytest.fail(c))
+
+
+def test_a_service_result_that_is_not_json_is_states_runtime() -> None:
+    result = run(task(), {}, invoker=lambda *a: {"v": float("nan")})
+    assert result.status == "FAILED" and result.error == "States.Runtime"
+
+
+@pytest.mark.parametrize("expr", ['$parse("NaN")', '$parse("1e400")', "1e308 * 10"])
+def test_jsonata_has_no_nan_either(expr: str) -> None:
+    with pytest.raises(errors.AslError):
+        jsonata_eval.evaluate("{% " + expr + " %}", {"input": {}}, {})
+
+
+@pytest.mark.parametrize("rate", [1e200, 1e308])
+def test_huge_backoff_rate_is_capped_not_overflowing(rate: float) -> None:
+    retrier = {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "BackoffRate": rate, "MaxAttempts": 9}
+    assert retry.retry_delay(retrier, 5) == retry.MAX_DELAY_SECONDS
+    assert retry.retry_delay({**retrier, "MaxDelaySeconds": 30}, 5) == 30
+    assert retry.retry_delay({**retrier, "IntervalSeconds": 3}, 0) == 3
+
+
+def test_retry_delay_keeps_aws_worked_example() -> None:
+    retrier = {"ErrorEquals": ["A"], "IntervalSeconds": 1, "BackoffRate": 2.0, "MaxDelaySeconds": 5}
+    assert [retry.retry_delay(retrier, n) for n in range(4)] == [1, 2, 4, 5]
+
+
+# -- 4. sizes from data, checked before allocating -----------------------------------------------
+
+
+@pytest.mark.parametrize("args", ["0, 100000000, 1", "0, 1e300, 1", "1e18, -1e18, -1", "0, 1000, 1"])
+def test_array_range_refuses_more_than_1000_items_before_building(args: str) -> None:
+    started = time.monotonic()
+    result = run(pass_with(f"States.ArrayRange({args})"))
+    assert result.status == "FAILED" and result.error == "States.Runtime"
+    assert "1000 items" in result.cause and time.monotonic() - started < 1
+
+
+def test_array_range_of_1000_items_is_fine() -> None:
+    assert len(run(pass_with("States.ArrayRange(1, 1000, 1)")).output["v"]) == 1000
+
+
+def test_repeating_a_large_value_is_refused_without_building_its_text() -> None:
+    big = {"s": "x" * 100_000}
+    started = time.monotonic()
+    nested = "States.Array(" + ",".join(["States.Array(" + ",".join(["$"] * 30) + ")"] * 30) + ")"
+    result = run(pass_with(nested), big)
+    assert result.status == "FAILED" and result.error == "States.DataLimitExceeded"
+    result = run(pass_with("States.Format('{}{}{}', $.s, $.s, $.s)"), big)
+    assert result.error == "States.DataLimitExceeded"
+    result = run({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True, "Parameters": {
+        "a.$": "$", "b.$": "$", "c.$": "$"}}}}, big)
+    assert result.error == "States.DataLimitExceeded"
+    assert time.monotonic() - started < 2
+
+
+def test_string_split_and_array_unique_are_linear() -> None:
+    data = {"s": "a,b;" * 20_000, "d": ",;" * 500, "u": list(range(10_000)) * 2}
+    started = time.monotonic()
+    result = run({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True, "Parameters": {
+        "n.$": "States.ArrayLength(States.StringSplit($.s, $.d))",
+        "u.$": "States.ArrayLength(States.ArrayUnique($.u))"}}}}, data)
+    assert result.output == {"n": 40_000, "u": 10_000}
+    assert time.monotonic() - started < 2
+    assert run(pass_with("States.ArrayUnique($)"), [1, 1.0, True, {"a": 1, "b": 2}, {"b": 2, "a": 1}]).output == \
+        {"v": [1, True, {"a": 1, "b": 2}]}
+
+
+@pytest.mark.parametrize("expr", ['$pad("", 1e9)', '$join($map([1..100000], function($v){"abcdefghijkl"}), "")',
+                                  '$replace("aaaa", "a", $pad("", 400000, "x"))',
+                                  '($f := function($s, $n){$n = 0 ? $s : $f($s & $s, $n - 1)}; $f("xx", 40))',
+                                  "[1..10000000]"])
+def test_jsonata_cannot_build_huge_values(expr: str) -> None:
+    with pytest.raises(errors.AslError) as exc:
+        jsonata_eval.evaluate("{% " + expr + " %}", {"input": {}}, {})
+    assert exc.value.error in (errors.QUERY_EVALUATION_ERROR, errors.DATA_LIMIT_EXCEEDED)
+
+
+def test_jsonata_evaluation_has_a_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jsonata_eval, "TIME_LIMIT_SECONDS", 0.2)
+    started = time.monotonic()
+    with pytest.raises(errors.AslError, match="ran longer than"):
+        jsonata_eval.evaluate("{% $sum($map([1..1000000], function($v){$v * 2})) %}", {"input": {}}, {})
+    assert time.monotonic() - started < 2
+
+
+def test_jsonata_pad_join_replace_still_work() -> None:
+    assert jsonata_eval.evaluate('{% $pad("ab", 4, "-") & $join(["x","y"], ",") & $replace("abc", "b", "B") %}',
+                                 {"input": {}}, {}) == "ab--x,yaBc"
+
+
+def test_data_nested_too_deeply_at_run_time_is_states_runtime() -> None:
+    doc = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"n.$": "$"}, "Next": "A"}}}
+    result = run(doc, {})
+    assert result.status == "FAILED" and result.error == "States.Runtime" and "nested" in result.cause
+
+
+# -- 5. StartExecution's input checks ------------------------------------------------------------
+
+
+def test_input_over_256_kib_is_refused_before_the_execution_starts() -> None:
+    with pytest.raises(errors.InvalidExecutionInput) as exc:
+        run(pass_with("$"), {"s": "x" * 262_144})
+    assert exc.value.name == "ValidationException" and "262144" in exc.value.message
+    assert run(pass_with("$"), {"s": "x" * 262_000}).status == "SUCCEEDED"
+
+
+def test_input_nested_1000_levels_is_refused_not_a_recursion_error() -> None:
+    value: Any = 1
+    for _ in range(1000):
+        value = [value]
+    with pytest.raises(errors.InvalidExecutionInput, match="nested"):
+        run(pass_with("$"), value)
+    with pytest.raises(strictjson.JsonError, match="nested"):
+        strictjson.loads("[" * 1000 + "]" * 1000)
+
+
+def test_size_exceeds_is_a_lower_bound_of_the_text() -> None:
+    for value in [{"a": [1, 2.5, "é" * 10, None, True, {"b": -12345678901234567890}]}, [], {}, "x" * 100]:
+        size = len(strictjson.dumps(value).encode())
+        assert not strictjson.size_exceeds(value, size)
+    assert strictjson.size_exceeds(["x" * 10] * 10, 100)
