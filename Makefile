@@ -15,13 +15,14 @@ PYTEST_ARGS ?=
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv run up test test-unit lint bench conformance sagemaker-images clean
+.PHONY: help venv run up test test-unit deployment lint bench conformance sagemaker-images clean
 
 help:
 	@echo "make run [DAG=ml_training] [CONF='{...}']  run a DAG end to end on the local stack (moto + SQLite)"
 	@echo "make up                                   airflow standalone on the local stack (UI on :8080)"
 	@echo "make test                                 the whole test suite (what CI runs)"
 	@echo "make test-unit                            the fast tests (no Airflow DB, no AWS endpoint)"
+	@echo "make deployment [REPEAT=3]                the real-deployment tests (PostgreSQL; Celery on Redis), REPEAT rounds"
 	@echo "make lint | bench | sagemaker-images | clean"
 
 $(UV):
@@ -47,6 +48,10 @@ test: venv
 test-unit: venv
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
+REPEAT ?= 3
+deployment: venv
+	ASL_DEPLOY_REPEAT=$(REPEAT) $(PY) -m pytest tests/deployment -s -rs $(PYTEST_ARGS)
+
 conformance: venv
 	ASL_EQUIVALENCE=all $(PY) -m pytest tests/conformance $(PYTEST_ARGS)
 
@@ -57,6 +62,7 @@ bench: venv
 	$(PY) bench/parse.py
 	$(PY) bench/interpreter.py
 	$(PY) bench/compile.py
+	$(PY) bench/deployment.py
 
 sagemaker-images: venv
 	$(PY) include/scripts/sagemaker_images.py

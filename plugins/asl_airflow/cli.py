@@ -76,7 +76,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from asl_airflow.runner import run
 
     try:
-        result = run(args.file, _read_input(args.input), engine=args.engine, history=args.history)
+        result = run(args.file, _read_input(args.input), engine=args.engine, history=args.history,
+                     mock_config=args.mock_config, test_case=args.test_case, state_machine=args.state_machine,
+                     time_scale=args.time_scale)
     except AslValidationError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2
@@ -207,12 +209,16 @@ def cmd_local_run(args: argparse.Namespace) -> int:
 
     stack = devstack.start()
     try:
-        env = {**os.environ, **stack.env(), **devstack.airflow_env()}
+        env = {**os.environ, **stack.env(), **devstack.airflow_env(logging_level="WARNING")}  # a short console
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                        stdout=subprocess.DEVNULL)
         cmd = [sys.executable, "-m", "asl_airflow.cli", "_dags-test", args.dag_id]
+        sample = devstack.sample_input(args.dag_id)
         if args.conf:
             cmd += ["--input", args.conf]
+        elif sample is not None:  # an event-started layer: the input its trigger's event would carry
+            print(f"execution input: {sample} (the sample event batch; --conf to give your own)")
+            cmd += ["--input", f"@{sample}"]
         return subprocess.run(cmd, env=env).returncode
     finally:
         devstack.stop(stack.pid)
@@ -255,6 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["local", "airflow"], default="local")
     p.add_argument("--history", action="store_true")
     p.add_argument("--compact", action="store_true", help="one-line JSON")
+    p.add_argument("--mock-config", help="Step Functions Local MockConfigFile (default: $SFN_MOCK_CONFIG)")
+    p.add_argument("--test-case", help="the mock configuration's test case to run")
+    p.add_argument("--time-scale", type=float, metavar="FACTOR",
+                   help="wait FACTOR x the real time in Waits, retry delays and heartbeats (0: no waiting); "
+                   "the history keeps AWS's timestamps")
+    p.add_argument("--state-machine", help="the machine's name in the mock configuration "
+                   "(default: the file name without .asl.json)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("test-state", help="test one state offline, as AWS's TestState API does")
@@ -308,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: what was started is stopped (runner._run_child); no traceback
+        print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -154,6 +154,13 @@ def run_seeds(stack: LocalStack, seeds_dir: Path | None = None) -> list[str]:
     return done
 
 
+def sample_input(dag_id: str) -> Path | None:
+    """``include/samples/<dag_id>.json``: the execution input ``make run`` gives a DAG that events start
+    (a batch as its watcher's trigger event carries it), when no ``CONF`` is given."""
+    path = PROJECT / "include" / "samples" / f"{dag_id}.json"
+    return path if path.is_file() else None
+
+
 def stop(pid: int) -> None:
     """Stop the server (and anything it spawned) by its PID."""
     try:
@@ -173,8 +180,14 @@ def stop(pid: int) -> None:
         pass
 
 
-def airflow_env(home: Path | None = None) -> dict[str, str]:
-    """A project-local Airflow on SQLite, reading this project's dags/ and plugins/."""
+def airflow_env(home: Path | None = None, logging_level: str = "INFO") -> dict[str, str]:
+    """A project-local Airflow on SQLite, reading this project's dags/ and plugins/.
+
+    ``logging_level`` is Airflow's, task logs included: at INFO a task's log shows what it did
+    (its service call, a caught error); WARNING, which ``dag.test()`` runs use to keep their
+    console short, leaves the task logs of ``make up`` empty. ``AIRFLOW__LOGGING__LOGGING_LEVEL``
+    in the environment wins.
+    """
     home = home or PROJECT / ".airflow"
     return {
         "AIRFLOW_HOME": str(home),
@@ -184,7 +197,7 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", logging_level),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT), os.environ.get("PYTHONPATH")])),
         # `airflow standalone` starts its components as `airflow ...` commands: use this venv's
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),

@@ -41,8 +41,20 @@ def run(
     engine: str = "local",
     history: bool = False,
     substitutions: dict[str, Any] | None = None,
+    *,
+    mock_config: str | Path | dict[str, Any] | None = None,
+    test_case: str | None = None,
+    state_machine: str | None = None,
+    time_scale: float | None = None,
 ) -> dict[str, Any]:
     """Run once; returns ``{"status", "output", "error", "cause"}`` (+ ``"history"`` when asked).
+
+    ``mock_config`` / ``test_case`` (Step Functions Local's MockConfigFile; the file also comes from
+    ``SFN_MOCK_CONFIG``) answer the test case's Task states with mocked responses, on either engine;
+    ``state_machine`` names the machine in that file (default: the definition file's name without
+    ``.asl.json``). ``time_scale`` (``--time-scale``) shortens Wait states, retry delays and
+    heartbeats by that factor (0: no waiting) while the history keeps the timestamps AWS would have
+    written (:mod:`asl_airflow.asl.clock`), so results do not depend on it.
 
     ``status`` is Step Functions' ``SUCCEEDED``, ``FAILED``, ``TIMED_OUT`` (the machine's
     ``TimeoutSeconds``; error ``States.Timeout``) or ``ABORTED``. Before anything runs, on either
@@ -52,17 +64,74 @@ def run(
     """
     check_execution_input({} if input is None else input)
     loaded = load_definition(definition, substitutions)
+    mocks = mock_case(definition, mock_config, test_case, state_machine)
     if engine == "local":
-        invoker = None
+        invoker: Any = None
         if _has_tasks(loaded.document):
-            from asl_airflow.integrations.invoker import LocalInvoker
+            invoker = _LazyAwsInvoker()
+        if mocks is not None:
+            from asl_airflow.asl.mocking import MockedInvoker
 
-            invoker = LocalInvoker()
-        result = Interpreter(loaded.document, invoker).execute(input)
+            invoker = MockedInvoker(mocks, invoker)
+        if time_scale is None:
+            result = Interpreter(loaded.document, invoker).execute(input)
+        else:
+            from asl_airflow.asl import clock
+
+            simulated = clock.SimulatedClock(time_scale)
+            with clock.use(simulated):
+                result = Interpreter(loaded.document, invoker, simulated.sleep, clock=simulated.now).execute(input)
         return result.as_dict(with_history=history)
     if engine == "airflow":
+        if mocks is not None:
+            return run_on_airflow(loaded, input, history, mocks=_mock_env(mock_config, mocks))
         return run_on_airflow(loaded, input, history)
     raise ValueError(f"engine must be 'local' or 'airflow', not {engine!r}")
+
+
+class _LazyAwsInvoker:
+    """The AWS invoker, imported at the first unmocked service call (a fully mocked run needs no
+    boto3, no provider and no endpoint)."""
+
+    def __init__(self) -> None:
+        self._invoker: Any = None
+
+    def __call__(self, *args: Any) -> Any:
+        if self._invoker is None:
+            from asl_airflow.integrations.invoker import LocalInvoker
+
+            self._invoker = LocalInvoker()
+        return self._invoker(*args)
+
+
+def mock_case(definition: Any, mock_config: Any, test_case: str | None, state_machine: str | None) -> Any:
+    """The :class:`~asl_airflow.asl.mocking.MockCase` asked for, or None; the file may come from
+    ``SFN_MOCK_CONFIG`` as for Step Functions Local."""
+    from asl_airflow.asl.errors import AslValidationError
+
+    mock_config = mock_config or os.environ.get("SFN_MOCK_CONFIG") or None
+    if mock_config is None and test_case is None:
+        return None
+    if mock_config is None or test_case is None:
+        raise AslValidationError(["a mocked run needs both a mock configuration (--mock-config or SFN_MOCK_CONFIG) "
+                                  "and a test case (--test-case)"])
+    from asl_airflow.asl.mocking import MockConfig, state_machine_name
+
+    if state_machine is None:
+        if not isinstance(definition, str | Path):
+            raise AslValidationError(["name the state machine of the mock configuration (state_machine=...) "
+                                      "when the definition is not a file"])
+        state_machine = state_machine_name(definition)
+    return MockConfig.load(mock_config).case(state_machine, test_case)
+
+
+def _mock_env(mock_config: Any, mocks: Any) -> dict[str, str]:
+    """What the Airflow engine's child process needs to mock the same states."""
+    config = mock_config or os.environ["SFN_MOCK_CONFIG"]
+    text = json.dumps(config) if isinstance(config, dict) else Path(config).read_text(encoding="utf-8")
+    return {"AIRFLOW__ASL_AIRFLOW__MOCK_CONFIG_JSON": text,
+            "AIRFLOW__ASL_AIRFLOW__MOCK_STATE_MACHINE": mocks.state_machine,
+            "AIRFLOW__ASL_AIRFLOW__MOCK_TEST_CASE": mocks.test_case}
 
 
 def _template_db(env: dict[str, str]) -> Path:
@@ -139,7 +208,8 @@ def _run_child(cmd: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     return proc.returncode, stdout, stderr
 
 
-def run_on_airflow(definition: Definition, input_: Any, history: bool) -> dict[str, Any]:
+def run_on_airflow(definition: Definition, input_: Any, history: bool,
+                   mocks: dict[str, str] | None = None) -> dict[str, Any]:
     """Compile to a DAG in a temporary dags folder and run it with ``dag.test()`` in a child process."""
     from asl_airflow.devstack import airflow_env
 
@@ -152,7 +222,7 @@ def run_on_airflow(definition: Definition, input_: Any, history: bool) -> dict[s
             "from pathlib import Path\nfrom asl_airflow import asl_dag\n\n"
             "dag = asl_dag(Path(__file__).with_name('machine.asl.json'), dag_id='asl_machine')\n"
         )
-        env = {**os.environ, **airflow_env(home)}
+        env = {**os.environ, **airflow_env(home, logging_level="WARNING"), **(mocks or {})}
         env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
         shutil.copy(_template_db(env), home / "airflow.db")
         input_file = home / "input.json"  # a file, not argv: an execution input may be up to 256 KiB

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def pg_template(tmp_path_factory):
     reason = postgres_missing()
     if reason:
         pytest.skip(reason)
+    # a SIGTERM (CI's timeout) unwinds like Ctrl-C, so every deployment's processes and DB are ended
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     name = f"asl_deploy_{os.getpid()}_template"
     create_database(name)
     created: list[str] = []
@@ -50,3 +53,4 @@ def pg_template(tmp_path_factory):
         for db in created:
             drop_database(db)
         drop_database(name)
+        signal.signal(signal.SIGTERM, previous)

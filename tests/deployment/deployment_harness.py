@@ -375,20 +375,40 @@ class Deployment:
 
     # -- reading runs back, the local engine ----------------------------------------------------------
 
-    def probe(self, request: dict[str, Any], timeout: float = 600) -> Any:
-        proc = subprocess.run([sys.executable, str(Path(__file__).with_name("deployment_probe.py"))],
-                              input=json.dumps(request), env=self.env(), capture_output=True, text=True,
-                              timeout=timeout)
-        if proc.returncode != 0 or not proc.stdout.strip():
-            raise RuntimeError(f"probe failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+    def probe_start(self, request: dict[str, Any]) -> subprocess.Popen:
+        """The probe process (``deployment_probe.py``) on ``request``; :meth:`probe_answer` reads it."""
+        stdout = open(self.workdir / f"probe-{request['mode']}.json", "w+")  # noqa: SIM115 - closed in probe_answer
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("deployment_probe.py"))],
+                                stdin=subprocess.PIPE, stdout=stdout, stderr=subprocess.PIPE, env=self.env(),
+                                text=True, start_new_session=True)
+        proc.stdin.write(json.dumps(request))
+        proc.stdin.close()
+        proc.out = stdout  # type: ignore[attr-defined]
+        self.procs[f"probe-{request['mode']}-{proc.pid}"] = proc
+        return proc
+
+    def probe_answer(self, proc: subprocess.Popen, timeout: float = 600) -> Any:
+        try:
+            stderr = proc.stderr.read() if proc.stderr else ""
+            proc.wait(timeout=timeout)
+        finally:
+            self.procs = {name: p for name, p in self.procs.items() if p is not proc}
+        proc.out.seek(0)  # type: ignore[attr-defined]
+        stdout = proc.out.read()  # type: ignore[attr-defined]
+        proc.out.close()  # type: ignore[attr-defined]
+        if proc.returncode != 0 or not stdout.strip():
+            raise RuntimeError(f"probe failed ({proc.returncode}):\n{stderr[-4000:]}")
+        return json.loads(stdout.strip().splitlines()[-1])
 
     def results(self, runs: list[Run]) -> list[dict[str, Any]]:
-        return self.probe({"mode": "results", "runs": [[r.dag_id, r.run_id] for r in runs]})
+        return self.probe_answer(self.probe_start({"mode": "results", "runs": [[r.dag_id, r.run_id] for r in runs]}))
 
-    def references(self, cases: list[tuple[str, Any]]) -> list[dict[str, Any]]:
-        """The local engine on each DAG's own (substituted) definition and input, one after the other."""
-        return self.probe({"mode": "local", "cases": [[dag_id, conf] for dag_id, conf in cases]})
+    def references(self, cases: list[tuple[str, Any]], serial: Iterable[str] = ()) -> subprocess.Popen:
+        """The local engine on each DAG's own (substituted) definition and input, in a probe process:
+        the cases run concurrently, except those of the ``serial`` DAGs (they share AWS resources),
+        which run one after the other. :meth:`probe_answer` gives the results, in the cases' order."""
+        return self.probe_start({"mode": "local", "cases": [[dag_id, conf] for dag_id, conf in cases],
+                                 "serial": sorted(serial)})
 
 
 # -- comparing ----------------------------------------------------------------------------------------

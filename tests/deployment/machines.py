@@ -134,8 +134,7 @@ RUNS: list[tuple[str, Any]] = [
     ("deploy_retry_fail", {"key": "no/such/key.csv"}),
 ]
 
-#: the platform DAGs as they run in a deployment: the scheduled ones start when unpaused (catchup
-#: off: the latest interval), each quality check's Asset event starts the next layer, ml_training is
-#: triggered; each runs once, in the scheduler's order
-PLATFORM_TRIGGERED = ["ml_training"]
-PLATFORM_SCHEDULED = ["ingestion_datasync", "batch_layer", "analytics", "ml_tuning"]
+#: the platform DAGs as a deployment runs them: the first layer and the ML pipelines are triggered,
+#: then each quality check's Asset event starts the next layer (one run each)
+PLATFORM_TRIGGERED = ["ingestion_datasync", "ml_training", "ml_tuning"]
+PLATFORM_CHAINED = ["batch_layer", "analytics"]

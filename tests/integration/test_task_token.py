@@ -150,6 +150,10 @@ def test_send_task_success_completes_the_task(airflow_home, api, queue):
         assert _send(api, "SendTaskSuccess", {"taskToken": token, "output": "{}"}, role="viewer").status_code == 403
         bad = _send(api, "SendTaskSuccess", {"taskToken": token, "output": "{not json"})
         assert bad.status_code == 400 and bad.json()["__type"] == "InvalidOutput"
+        # NaN/Infinity, as JSON text or as the body's own value, are not JSON: 400, the Task keeps waiting
+        for output in ("NaN", "1e400", "[Infinity]", float("nan"), {"v": float("inf")}):
+            bad = _send(api, "SendTaskSuccess", {"taskToken": token, "output": output})
+            assert bad.status_code == 400 and bad.json()["__type"] == "InvalidOutput", bad.text
         forged = token.rsplit(".", 1)[0] + "." + "A" * 43
         bad = _send(api, "SendTaskSuccess", {"taskToken": forged, "output": "{}"})
         assert bad.status_code == 400 and bad.json()["__type"] == "InvalidToken"

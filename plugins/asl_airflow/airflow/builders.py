@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.sdk import DAG, TaskGroup
 
-from asl_airflow.airflow.compiler import compile_states
+from asl_airflow.airflow.compiler import compile_states, execution_timeout_seconds
 from asl_airflow.asl.definition import Definition, load_definition
 from asl_airflow.asl.graph import mermaid
 
@@ -35,6 +35,11 @@ def asl_dag(
     """A DAG that runs the state machine; extra keyword arguments go to ``DAG`` (schedule, tags, ...)."""
     loaded = load_definition(definition, substitutions)
     dag_kwargs.setdefault("schedule", None)
+    timeout = execution_timeout_seconds(loaded.document)
+    if timeout:  # the scheduler's backstop for the machine's TimeoutSeconds (tasks check it themselves)
+        from datetime import timedelta
+
+        dag_kwargs.setdefault("dagrun_timeout", timedelta(seconds=timeout))
     dag_kwargs.setdefault("catchup", False)
     dag_kwargs.setdefault("doc_md", _doc(loaded))
     dag_kwargs.setdefault("description", loaded.document.get("Comment", f"ASL state machine {loaded.name}")[:200])

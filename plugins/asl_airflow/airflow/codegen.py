@@ -30,7 +30,8 @@ def dag_source(definition: Definition, dag_id: str, *, schedule: str | None = No
     from asl_airflow.airflow.builders import asl_dag
 
     dag = asl_dag(definition, dag_id=dag_id)
-    comment = definition.document.get("Comment", "").strip().replace('"""', "'''").replace("\\", "/")
+    comment = definition.document.get("Comment")
+    comment = comment.strip().replace('"""', "'''").replace("\\", "/") if isinstance(comment, str) else ""
     literal = pprint.pformat(definition.document, width=110, sort_dicts=False, indent=1)
     diagram = "\n".join("    " + line for line in mermaid(definition.document).splitlines())
     tasks = "\n".join(_task_table(dag))

@@ -35,7 +35,6 @@ from asl_airflow.asl.errors import AslValidationError
 from asl_airflow.asl.graph import MAX_TASK_ID, StateGraph, id_label, short_hash
 from asl_airflow.asl.states import processor
 
-
 #: a Parallel/Map group's own id stays within this many characters, leaving its tasks room under
 #: Airflow's 250 (``<group>.branch_<n>.<label of at most ~90>``)
 _GROUP_ID_BUDGET = 120
@@ -235,6 +234,7 @@ class _Compiler:
             item_head: str | None = None
             if state["Type"] == "Parallel":
                 heads = []
+                before = set(entry.dag.task_dict)
                 for index, branch in enumerate(state["Branches"]):
                     with TaskGroup(f"{ids['branch']}{index + 1}", tooltip=f"branch {index + 1} of {name}",
                                    group_display_name=f"branch {index + 1}"):
@@ -244,6 +244,12 @@ class _Compiler:
                     tails.append({n: u.tail.task_id for n, u in of.items()})
                     starts.append(branch["StartAt"])
                 entry.branch_starts = heads
+                # the first branch to fail stops the others (composite.py): every task inside watches
+                # the branches' own state tasks (a nested Parallel/Map through its join, so that a
+                # failure it catches does not count); mapped alike when the Parallel is in a Map's items
+                watch = {"task_ids": sorted({t for b in tails for t in b.values()}), "mapped": scope.mapped}
+                for task_id in sorted(set(entry.dag.task_dict) - before):
+                    entry.dag.task_dict[task_id].stop_watch.append(watch)
             else:
                 proc = processor(state)
                 concurrency = state.get("MaxConcurrency")
@@ -301,6 +307,23 @@ def compile_states(
 ) -> dict[str, AslStateOperator]:
     """Create the machine's tasks in the current DAG/TaskGroup context; returns state name -> first task."""
     check_compilable(definition)
+    from airflow.sdk.definitions._internal.contextmanager import DagContext
+
+    dag = DagContext.get_current()
+    before = set(dag.task_dict) if dag is not None else set()
     compiler = _Compiler(definition, aws_conn_id, region_name, task_kwargs)
     of, _ = compiler.render(definition.document, _Scope())
+    timeout = execution_timeout_seconds(definition.document)
+    if timeout and dag is not None:  # every state task checks the execution's deadline before it runs
+        for task_id in set(dag.task_dict) - before:
+            dag.task_dict[task_id].execution_timeout_seconds = timeout
     return {name: unit.head for name, unit in of.items()}
+
+
+def execution_timeout_seconds(document: dict[str, Any]) -> float | None:
+    """The state machine's own TimeoutSeconds (the whole execution's bound), if any; capped at
+    AWS's largest (99,999,999 s) so that no date computed from it can overflow."""
+    value = document.get("TimeoutSeconds")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(min(value, 99_999_999))
+    return None

@@ -9,6 +9,26 @@ history are exactly the interpreter's.
 
 A loop (a strongly connected set of states) cannot be an Airflow graph, so it is one *region* task
 that runs its states through the reference interpreter, deferring on each of its Wait states.
+
+The first branch to fail stops the others, as Step Functions does (a race such as AWS's
+"either-or parallel" pattern depends on it). Airflow gives no task a way to stop another, so each
+task inside a branch *watches* its Parallel: the compiler gives it the ids of the branches' own state
+tasks (``stop_watch``: a nested Parallel/Map counts through its join, so a failure it catches does not
+count) and the task asks, through the Task SDK, whether one of them ended ``failed``:
+
+- before a state starts (``check_bounds``): it then skips, doing no AWS work; its successors skip;
+- while deferred (a Wait, a region's Wait, a ``.sync`` or callback Task): the trigger is wrapped in
+  ``AslDeadlineTrigger``, which asks every ``[asl_airflow] stop_poll_interval`` seconds and fires a
+  stop event; the task records its ``<Type>StateAborted`` event and ends skipped. Under
+  ``dag.test()``, which runs one task at a time and each trigger inline (a deferred branch would block
+  its siblings), a branch's Waits are rescheduled instead and look again at each run.
+
+The join keeps ``all_done``: with the branches stopped within a poll interval, it runs at once. It
+replays the records through the interpreter's race (:mod:`asl_airflow.asl.race`): a stopped branch
+replays as a branch that waits until the failing sibling stops it, so the history (failing branch,
+then ``...StateAborted`` of the stopped ones, then ``ParallelStateFailed``) and the error that wins
+are the local engine's. A join whose enclosing Parallel is stopped records ``ParallelStateAborted``.
+The same watch and wrapper also end a branch task at the state machine's ``TimeoutSeconds``.
 """
 
 from __future__ import annotations
@@ -23,12 +43,16 @@ from asl_airflow.airflow.operators import (
     ENTRY_KEY,
     STATE_KEY,
     AslStateOperator,
+    defers,
     execution_info,
+    inline_triggers,
     map_index,
+    pull_record,
+    reschedule_until,
     wait_until,
 )
 from asl_airflow.asl import errors as asl_errors
-from asl_airflow.asl import states
+from asl_airflow.asl import race, states
 from asl_airflow.asl.context import iso_now
 from asl_airflow.asl.errors import AslError
 from asl_airflow.asl.interpreter import BranchFailed, Interpreter, iteration_inputs, read_items
@@ -111,13 +135,18 @@ class AslEntryOperator(AslStateOperator):
 
 
 class _Recorded:
-    """What one branch or item did, read back from its tasks' records."""
+    """What one branch or item did, read back from its tasks' records. ``stopped``: the branch was
+    stopped because a sibling failed (its last ``stopped`` events are what the stop wrote);
+    ``unfinished``: a state it entered left no record (it skipped, seeing a sibling's failure)."""
 
     def __init__(self, output: Any = None, error: dict[str, Any] | None = None,
-                 events: list[dict[str, Any]] | None = None) -> None:
+                 events: list[dict[str, Any]] | None = None, stopped: int | None = None,
+                 unfinished: bool = False) -> None:
         self.output = output
         self.error = error
         self.events = events or []
+        self.stopped = stopped
+        self.unfinished = unfinished
 
     def asl_error(self) -> AslError:
         assert self.error is not None
@@ -135,8 +164,10 @@ def walk(records: dict[str, dict[str, Any] | None], start: str) -> _Recorded:
         if record is None or seen > len(records) + 1:
             return _Recorded(error={"Error": asl_errors.RUNTIME,
                                     "Cause": f"State {name!r} did not finish (its task failed without a result)"},
-                             events=events)
+                             events=events, unfinished=record is None)
         events.extend(record.get("events") or [])
+        if record.get("stopped") is not None:
+            return _Recorded(events=events, stopped=int(record["stopped"]))
         if record.get("error") is not None:
             return _Recorded(error=record["error"], events=events)
         if record.get("next") is None:
@@ -145,16 +176,59 @@ def walk(records: dict[str, dict[str, Any] | None], start: str) -> _Recorded:
     return _Recorded(events=events)
 
 
-class _Replay(Interpreter):
-    """The reference interpreter answering its branch/iteration hooks from recorded results."""
+def settle(recorded: dict[int, _Recorded], stopped: bool) -> None:
+    """Branches that did not finish were stopped: by a sibling's failure, or (``stopped``) because
+    a branch of an enclosing Parallel failed. Otherwise an unfinished branch stays an error."""
+    if stopped or any(r.error is not None and not r.unfinished for r in recorded.values()):
+        for r in recorded.values():
+            if r.unfinished:
+                r.error, r.stopped, r.unfinished = None, 0, False
 
-    def __init__(self, branches: dict[int, _Recorded], invoker: Any = None) -> None:
+
+class _Replay(Interpreter):
+    """The reference interpreter answering its branch/iteration hooks from recorded results.
+
+    A stopped branch replays as a branch that waits until the race (:mod:`asl_airflow.asl.race`)
+    stops it: its events up to the stop, then, when a sibling's failure (replayed in branch order,
+    as the local engine runs them) or the enclosing Parallel's stop reaches it, the aborted events it
+    recorded. So the join writes the history the local engine writes for the same race.
+    """
+
+    def __init__(self, branches: dict[int, _Recorded], invoker: Any = None, stopped: bool = False) -> None:
         super().__init__({}, invoker=invoker, sleep=lambda seconds: None)
         self.recorded = branches
+        self.stopped = stopped  # a branch of an enclosing Parallel failed: this state is stopped too
+        self.stopped_at: int | None = None  # events before the stop reached this state
+
+    def can_wait(self, machine: dict[str, Any], index: int) -> bool:
+        recorded = self.recorded.get(index)
+        return (recorded.stopped is not None) if recorded is not None else self.stopped
+
+    def wait(self, seconds: float) -> None:
+        if race.current_branch() is not None:
+            super().wait(seconds)  # a stopped branch waits for its stop
+            return
+        # every branch left was stopped: by the enclosing Parallel, or (records from an unexpected
+        # order of events) by nothing this join can see
+        if self.stopped:
+            self.stopped_at = len(self.history.events)
+            raise race.BranchStopped()
+        raise AslError(asl_errors.RUNTIME, "A branch stopped although no other branch failed")
 
     def _result(self, index: int, add_events: bool) -> Any:
-        recorded = self.recorded.get(index) or _Recorded(
-            error={"Error": asl_errors.RUNTIME, "Cause": f"branch {index} did not run"})
+        recorded = self.recorded.get(index) or (_Recorded(stopped=0) if self.stopped else _Recorded(
+            error={"Error": asl_errors.RUNTIME, "Cause": f"branch {index} did not run"}))
+        if recorded.stopped is not None:
+            cut = len(recorded.events) - recorded.stopped
+            if add_events:
+                self.history.extend(recorded.events[:cut])
+            try:
+                self.wait(math.inf)
+            except race.BranchStopped as stop:
+                if add_events and not stop.quiet:
+                    self.history.extend(recorded.events[cut:])
+                raise
+            raise AslError(asl_errors.RUNTIME, f"branch {index} did not finish")
         if add_events:
             self.history.extend(recorded.events)
         if recorded.error is not None:
@@ -196,20 +270,31 @@ class AslJoinOperator(AslStateOperator):
     def execute(self, context: Any) -> Any:
         ti = context["ti"]
         own_index = map_index(ti)
-        entry = ti.xcom_pull(task_ids=self.join_entry_task_id, key=ENTRY_KEY, map_indexes=own_index)
+        entry = pull_record(ti, self.join_entry_task_id, ENTRY_KEY, own_index)
         if entry is None:
             raise AirflowSkipException(f"Step Functions would not enter {self.state_name!r} in this execution")
+        deadline = self.execution_deadline(context)
+        if deadline is not None and datetime.now(UTC) >= deadline:
+            self.time_out(context, [])
+        stopped = self.parallel_failed(context)  # an enclosing Parallel's branch failed
         recorded = {} if entry["failed"] else (
             self._items(ti, entry) if self.mapped_items else self._branches(ti, own_index))
+        settle(recorded, stopped)
         invoker = None
         if "ResultWriter" in self.state or "ItemReader" in self.state:
             invoker = _invoker(self.aws_conn_id, self.region_name)
-        replay = _Replay(recorded, invoker)
+        replay = _Replay(recorded, invoker, stopped)
         variables = entry["variables"] or {}
         env = states.StateEnv(execution_info(context, self.state_machine_name), self.state_name, variables,
                               entry["entered"], state_type=self.state_type)
         try:
             outcome = replay.run_state(self.state_name, self.state, entry["data"], env, self.query_language)
+        except race.BranchStopped:  # stopped with its enclosing branch: the record keeps the aborted events
+            events = replay.history.events
+            stop_events = len(events) - (replay.stopped_at if replay.stopped_at is not None else len(events))
+            self.push_record(context, None, None, None, events, stopped=stop_events)
+            raise AirflowSkipException(f"{self.state_name!r} stopped: a branch of its enclosing Parallel "
+                                       "failed") from None
         except AslError as exc:
             self.fail_execution(context, exc, replay.history.events)
             raise
@@ -217,8 +302,7 @@ class AslJoinOperator(AslStateOperator):
 
     def _branches(self, ti: Any, index: int) -> dict[int, _Recorded]:
         tails = sorted({task_id for branch in self.branch_tails for task_id in branch.values()})
-        pulled = ti.xcom_pull(task_ids=tails, key=STATE_KEY, map_indexes=[index])
-        by_task = dict(zip(tails, pulled, strict=True))
+        by_task = {task_id: pull_record(ti, task_id, STATE_KEY, index) for task_id in tails}
         out = {}
         for number, (names, start) in enumerate(zip(self.branch_tails, self.branch_starts, strict=True)):
             out[number] = walk({name: by_task.get(task_id) for name, task_id in names.items()}, start)
@@ -266,17 +350,38 @@ class AslRegionOperator(AslStateOperator):
             self.state_type = "Loop"
 
     def execute(self, context: Any) -> Any:
+        saved = context["task_state_store"].get(_REGION_PROGRESS) if self.stop_watch else None
+        if isinstance(saved, dict) and saved.get("until") and saved.get("try") == context["ti"].try_number:
+            return self._wait_again(context, saved)  # rescheduled at a Wait under dag.test()
         data, variables, start = self.chosen_input(context)
         progress = {"name": start, "data": data, "variables": variables, "events": [], "waited": False}
         return self._run(context, progress)
 
     def resume_region(self, context: Any, event: Any = None) -> Any:
         progress = context["task_state_store"].get(_REGION_PROGRESS)
+        self.guarded_end(context, event, progress["events"], "Wait")  # timed out, or a sibling branch failed
         progress["waited"] = True
         return self._run(context, progress)
 
+    def _wait_again(self, context: Any, progress: dict[str, Any]) -> Any:
+        """At a Wait of the region, rescheduled (``dag.test()``, inside a Parallel branch): timed out,
+        stopped by a failing sibling branch, done, or not yet."""
+        deadline = self.execution_deadline(context)
+        if deadline is not None and datetime.now(UTC) >= deadline:
+            self.time_out(context, progress["events"])
+        if self.parallel_failed(context):
+            self.stop_branch(context, progress["events"], "Wait")
+        until = datetime.fromisoformat(progress["until"])
+        if until > datetime.now(UTC):
+            reschedule_until(until)
+        progress["waited"] = True
+        progress.pop("until", None)
+        return self._run(context, progress)
+
     def _run(self, context: Any, progress: dict[str, Any]) -> Any:
-        interpreter = Interpreter({"QueryLanguage": self.query_language}, _invoker(self.aws_conn_id, self.region_name))
+        deadline = self.execution_deadline(context)
+        interpreter = Interpreter({"QueryLanguage": self.query_language}, _invoker(self.aws_conn_id, self.region_name),
+                                  deadline=deadline.timestamp() if deadline is not None else None)
         interpreter.history.events = progress["events"]
         name, data, variables = progress["name"], progress["data"], progress["variables"] or {}
         execution = execution_info(context, self.state_machine_name)
@@ -295,14 +400,21 @@ class AslRegionOperator(AslStateOperator):
                             moment: datetime | None = wait_until(state, data, env, ql)
                         except AslError:
                             moment = None  # the interpreter reports it, with its events
-                        if moment is not None and moment > datetime.now(UTC):
+                        # a Wait shorter than [asl_airflow] min_defer_seconds is slept by the
+                        # interpreter, here in the worker (operators.min_defer_seconds says why)
+                        if moment is not None and moment > datetime.now(UTC) and \
+                                defers(context, moment, self.execution_deadline(context)):
                             interpreter.history.state_entered("Wait", name, data)
                             context["task_state_store"].set(_REGION_PROGRESS, {
                                 "name": name, "data": data, "variables": variables,
-                                "events": interpreter.history.events})
+                                "events": interpreter.history.events,
+                                "until": moment.isoformat(), "try": context["ti"].try_number})
+                            if self.stop_watch and inline_triggers(context):
+                                reschedule_until(moment)  # dag.test(): let the sibling branches run
                             from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-                            self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume_region")
+                            self.defer(trigger=self.guard(context, DateTimeTrigger(moment=moment)),
+                                       method_name="resume_region")
                         outcome = interpreter.run_state(name, state, data, env, ql)
                 else:
                     outcome = interpreter.run_state(name, state, data, env, ql)
@@ -310,6 +422,11 @@ class AslRegionOperator(AslStateOperator):
         except AslError as exc:
             self.fail_execution(context, exc, interpreter.history.events)
             raise
+        except asl_errors.ExecutionTimedOut:
+            self.time_out(context, interpreter.history.events)
+        except asl_errors.ExecutionStopped as exc:  # the history limit: FAILED whatever Catch says
+            self.fail_execution(context, AslError(exc.error or asl_errors.RUNTIME, exc.cause),
+                                interpreter.history.events)
         return self.finish(context, states.Outcome(data, name, variables), interpreter.history.events, exited=False)
 
 

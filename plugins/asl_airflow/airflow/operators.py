@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,6 +72,32 @@ def execution_input(conf: Any) -> Any:
     return dict(conf) if isinstance(conf, dict) else (conf if conf is not None else {})
 
 
+def watcher_input(asset_events: Any) -> list[Any] | None:
+    """The execution input of a run started by ``AssetWatcher`` triggers: their events' payloads.
+
+    A watcher's trigger event becomes an asset event whose extra is ``{"from_trigger": True,
+    "payload": ...}``; the run the scheduler starts for it consumes one or more such events (several
+    when they queued up while a run was active). The input is the list of their payloads, oldest
+    first, the way EventBridge Pipes hands Step Functions a batch of stream records. ``None`` when no
+    consumed event came from a trigger (a manual run, or an Asset emitted by another DAG's task).
+    """
+    found = []
+    for event in asset_events or ():
+        extra = getattr(event, "extra", None) or {}
+        if isinstance(extra, dict) and extra.get("from_trigger") and "payload" in extra:
+            found.append((str(getattr(event, "timestamp", "") or ""), getattr(event, "id", 0) or 0, extra["payload"]))
+    return [payload for _, _, payload in sorted(found, key=lambda item: item[:2])] or None
+
+
+def run_input(conf: Any, asset_events: Any = None) -> Any:
+    """A run's execution input: its conf when it has one, else what started it through a watcher."""
+    if not conf:
+        from_watchers = watcher_input(asset_events)
+        if from_watchers is not None:
+            return from_watchers
+    return execution_input(conf)
+
+
 def execution_info(context: Any, state_machine_name: str) -> ExecutionInfo:
     dag_run = context["dag_run"]
     start = getattr(dag_run, "start_date", None) or getattr(dag_run, "logical_date", None)
@@ -79,7 +106,7 @@ def execution_info(context: Any, state_machine_name: str) -> ExecutionInfo:
     )
     conf = getattr(dag_run, "conf", None)
     return ExecutionInfo(
-        input=execution_input(conf),
+        input=run_input(conf, getattr(dag_run, "consumed_asset_events", None)),
         name=execution_name(dag_run.run_id, dag_run.dag_id),
         state_machine_name=state_machine_name,
         start_time=start_text,
@@ -125,6 +152,10 @@ class AslStateOperator(BaseOperator):
         self.names = [state_name]  # the states a predecessor may choose to start this task
         self.lane_processor: dict[str, Any] | None = None  # first task of a Map's items: the ItemProcessor
         self.ui_color = _STATE_COLORS.get(self.state_type, "#ffffff")
+        #: set by the compiler: per enclosing Parallel, the task ids whose failure stops this task
+        #: (:meth:`parallel_failed`), and the state machine's TimeoutSeconds (:meth:`execution_deadline`)
+        self.stop_watch: list[dict[str, Any]] = []
+        self.execution_timeout_seconds: float | None = None
 
     # -- input ----------------------------------------------------------------------------------
 
@@ -136,6 +167,7 @@ class AslStateOperator(BaseOperator):
     def chosen_input(self, context: Any) -> tuple[Any, dict[str, Any], str]:
         """``(input, variables, state name chosen)``; skips this task when Step Functions would not enter it."""
         ti = context["ti"]
+        self.check_bounds(context)
         if self.is_start:
             return execution_info(context, self.state_machine_name).input, {}, self.names[0]
         index = map_index(ti)
@@ -144,7 +176,7 @@ class AslStateOperator(BaseOperator):
             # mapped like this task when the Parallel sits inside a Map's items
             item_start = self.lane_processor is not None
             entry_index = -1 if item_start else index
-            entry = ti.xcom_pull(task_ids=self.entry_task_id, key=ENTRY_KEY, map_indexes=entry_index)
+            entry = pull_record(ti, self.entry_task_id, ENTRY_KEY, entry_index)
             if entry is not None and not entry["failed"]:
                 if item_start:  # its own item, pushed by the Map's entry task for this index
                     item = ti.xcom_pull(task_ids=self.entry_task_id, key=f"asl_item_{index}", map_indexes=-1)
@@ -155,7 +187,7 @@ class AslStateOperator(BaseOperator):
                     return item, dict(entry["variables"] or {}), self.names[0]
                 return entry["input"], dict(entry["variables"] or {}), self.names[0]
         for task_id in self.predecessors:
-            record = ti.xcom_pull(task_ids=task_id, key=STATE_KEY, map_indexes=index)
+            record = pull_record(ti, task_id, STATE_KEY, index)
             if record and record.get("error") is None and record.get("next") in self.names:
                 return record["output"], record.get("variables") or {}, record["next"]
         raise AirflowSkipException(f"Step Functions would not enter {self.state_name!r} in this execution")
@@ -215,9 +247,82 @@ class AslStateOperator(BaseOperator):
         self.push_record(context, None, None, None, events, error)
         raise AirflowFailException(f"{error.error}: {error.cause}" if error.cause else str(error.error))
 
+    # -- bounds set from outside the state: a failed sibling branch, the execution's TimeoutSeconds --
+
+    def parallel_failed(self, context: Any) -> bool:
+        """Whether a branch of a Parallel enclosing this task failed, so Step Functions stops this
+        branch (one Task SDK call per enclosing Parallel; none outside Parallel branches)."""
+        if not self.stop_watch:
+            return False
+        from asl_airflow.airflow.triggers import parallel_failed
+
+        ti = context["ti"]
+        return parallel_failed(ti.dag_id, ti.run_id, map_index(ti), self.stop_watch)
+
+    def execution_deadline(self, context: Any) -> datetime | None:
+        """When the execution times out: the DAG run's start plus the machine's TimeoutSeconds."""
+        start = getattr(context["dag_run"], "start_date", None)
+        if not self.execution_timeout_seconds or start is None:
+            return None
+        return start + timedelta(seconds=self.execution_timeout_seconds)
+
+    def check_bounds(self, context: Any, events: list[dict[str, Any]] | None = None) -> None:
+        """Before a state does anything: past the execution's deadline the execution times out;
+        when a sibling branch failed, this task skips (no AWS work, no record)."""
+        deadline = self.execution_deadline(context)
+        if deadline is not None and datetime.now(UTC) >= deadline:
+            self.time_out(context, events or [])
+        if self.parallel_failed(context):
+            raise AirflowSkipException(f"{self.state_name!r} does not run: a branch of its Parallel failed, "
+                                       "and Step Functions stops the other branches")
+
+    def time_out(self, context: Any, events: list[dict[str, Any]]) -> None:
+        """End the execution TIMED_OUT (``States.Timeout``; no Retry, no Catch): the record says
+        so and :func:`~asl_airflow.airflow.results.execution_result` reports it."""
+        error = AslError(asl_errors.TIMEOUT, "The execution ran longer than the state machine's TimeoutSeconds "
+                                             f"({self.execution_timeout_seconds:g} seconds).")
+        self.push_record(context, None, None, None, events, error, timed_out=True)
+        raise AirflowFailException(f"{error.error}: {error.cause}")
+
+    def guard(self, context: Any, trigger: Any, deadline: datetime | None = None) -> Any:
+        """``trigger`` bounded by ``deadline`` (the state's TimeoutSeconds), the execution's deadline
+        and, inside a Parallel branch, a failing sibling (:class:`~asl_airflow.airflow.triggers.AslDeadlineTrigger`)."""
+        execution_deadline = self.execution_deadline(context)
+        watch = None
+        if self.stop_watch:
+            ti = context["ti"]
+            watch = {"dag_id": ti.dag_id, "run_id": ti.run_id, "map_index": map_index(ti), "watch": self.stop_watch}
+        if deadline is None and execution_deadline is None and watch is None:
+            return trigger
+        from asl_airflow.airflow.triggers import AslDeadlineTrigger
+
+        return AslDeadlineTrigger.wrap(trigger, deadline, execution_deadline, watch)
+
+    def guarded_end(self, context: Any, event: Any, events: list[dict[str, Any]], type_: str | None = None) -> None:
+        """Back from a :meth:`guard` ed deferral: end as the trigger says when a bound ended it (the
+        execution timed out; a sibling branch failed: this state is recorded aborted and skips)."""
+        from asl_airflow.airflow.triggers import EXECUTION_TIMEOUT_EVENT, STOPPED_EVENT
+
+        if isinstance(event, dict) and event.get(EXECUTION_TIMEOUT_EVENT):
+            self.time_out(context, list(events))
+        if isinstance(event, dict) and event.get(STOPPED_EVENT):
+            self.stop_branch(context, events, type_)
+
+    def stop_branch(self, context: Any, events: list[dict[str, Any]], type_: str | None = None) -> None:
+        """This branch stops because a sibling failed: the record keeps what the state did so far
+        plus its ``<Type>StateAborted`` (``stopped``: how many trailing events the stop wrote, which
+        the join replays only when it stops the branch too), and the task ends skipped."""
+        aborted = [_event(f"{type_ or self.state_type}StateAborted", None, None)]
+        self.push_record(context, None, None, None, [*events, *aborted], stopped=len(aborted))
+        raise AirflowSkipException(f"{self.state_name!r} stopped: a branch of its Parallel failed, "
+                                   "and Step Functions stops the other branches")
+
     # -- execution ------------------------------------------------------------------------------
 
     def execute(self, context: Any) -> Any:
+        waiting = self._waiting(context)
+        if waiting is not None:
+            return self._wait_again(context, waiting)
         data, variables = self.state_input(context)
         env = self.env(context, variables)
         events = [self.entered_event(data)]
@@ -248,13 +353,41 @@ class AslStateOperator(BaseOperator):
         outcome = states.wait_outcome(self.state, data, env, self.query_language)
         context["task_state_store"].set(_PROGRESS, {
             "output": outcome.output, "next": outcome.next, "variables": outcome.variables, "events": events,
+            "until": moment.isoformat(), "try": context["ti"].try_number,
         })
         if moment <= datetime.now(UTC):
             return self.resume_wait(context)
-        self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume_wait")
+        if self.stop_watch and inline_triggers(context):
+            reschedule_until(moment)
+        if not defers(context, moment, self.execution_deadline(context)):  # shorter than min_defer_seconds
+            time.sleep(max((moment - datetime.now(UTC)).total_seconds(), 0.0))
+            return self.resume_wait(context)
+        self.defer(trigger=self.guard(context, DateTimeTrigger(moment=moment)), method_name="resume_wait")
+
+    def _waiting(self, context: Any) -> dict[str, Any] | None:
+        """This try's Wait in progress, when the task runs again after :func:`reschedule_until`."""
+        if self.state_type != "Wait" or not self.stop_watch:
+            return None
+        saved = context["task_state_store"].get(_PROGRESS)
+        if isinstance(saved, dict) and saved.get("until") and saved.get("try") == context["ti"].try_number:
+            return saved
+        return None
+
+    def _wait_again(self, context: Any, saved: dict[str, Any]) -> Any:
+        """A rescheduled Wait (under ``dag.test()``) looks again: timed out, stopped, done or not yet."""
+        deadline = self.execution_deadline(context)
+        if deadline is not None and datetime.now(UTC) >= deadline:
+            self.time_out(context, saved["events"])
+        if self.parallel_failed(context):
+            self.stop_branch(context, saved["events"])
+        until = datetime.fromisoformat(saved["until"])
+        if until <= datetime.now(UTC):
+            return self.resume_wait(context)
+        reschedule_until(until)
 
     def resume_wait(self, context: Any, event: Any = None) -> Any:
         saved = context["task_state_store"].get(_PROGRESS)
+        self.guarded_end(context, event, saved["events"])
         outcome = states.Outcome(saved["output"], saved["next"], saved["variables"] or {})
         return self.finish(context, outcome, saved["events"])
 
@@ -372,11 +505,15 @@ class AslTaskOperator(AslStateOperator):
         is cut to what is left of the state's TimeoutSeconds (``States.Timeout`` when it passes)."""
         progress["method"] = deferred.method_name
         self._save(context, progress)
-        trigger = deferred.trigger
-        if progress.get("deadline"):
-            from asl_airflow.airflow.triggers import AslDeadlineTrigger
+        deadline = datetime.fromisoformat(progress["deadline"]) if progress.get("deadline") else None
+        # also cut at the execution's deadline, and stopped when a sibling branch fails
+        trigger = self.guard(context, deferred.trigger, deadline)
+        if not inline_triggers(context) and (hold := min_defer_seconds()) > 0:
+            # a trigger that fires at once must not resume the task before the scheduler has seen
+            # the deferral: its event is held until min_defer_seconds after now (AslHoldTrigger)
+            from asl_airflow.airflow.triggers import AslHoldTrigger
 
-            trigger = AslDeadlineTrigger.wrap(trigger, datetime.fromisoformat(progress["deadline"]))
+            trigger = AslHoldTrigger.wrap(trigger, datetime.now(UTC) + timedelta(seconds=hold))
         self.defer(trigger=trigger, method_name="resume_service", timeout=deferred.timeout)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
@@ -406,6 +543,7 @@ class AslTaskOperator(AslStateOperator):
     def resume_service(self, context: Any, event: Any = None) -> Any:
         """Back from the provider's trigger: let the provider operator finish, then shape the output."""
         progress = self._progress(context)
+        self.guarded_end(context, event, progress["events"])  # the execution timed out, or a sibling failed
         data, variables = progress["data"], progress["variables"] or {}
         env = self.env(context, variables, progress["entered"], sum(progress["counters"]))
         env.task_token = _sent_token(progress)
@@ -477,6 +615,9 @@ class AslTaskOperator(AslStateOperator):
             raise AslStateFailed(error.error, error.cause, step.delay, step.retrier) from exc
         catcher = retry.find_catcher(self.state.get("Catch", []), error.error)
         if catcher is not None:
+            # the task ends successfully: its log is where a user sees what was caught
+            self.log.warning("%s failed with %s (%s); caught, next state %r", self.state_name, error.error,
+                             error.cause, catcher.get("Next"))
             outcome = states.catch_outcome(catcher, data, error, env, self.query_language)
             return self.finish(context, outcome, progress["events"])
         self.push_record(context, None, None, None, progress["events"], error)
@@ -524,6 +665,75 @@ def reconnect_delay() -> float:
     from airflow.sdk.configuration import conf
 
     return max(conf.getfloat("asl_airflow", "reconnect_delay", fallback=5.0), 0.0)
+
+
+def pull_record(ti: Any, task_id: str, key: str, index: int) -> Any:
+    """The XCom ``key`` that ``task_id`` pushed at map index ``index`` (-1: unmapped), or None.
+
+    A task that Step Functions did not enter skips and pushes nothing, and the Task SDK logs an
+    ``[error] XCom not found`` for every XCom asked for by key that is not there: one per
+    skipped branch task at each join, one per path a Choice did not take. So an unmapped task's
+    XComs are listed (that request answers an empty list, quietly), and a mapped one is asked for
+    only when it did not end skipped (whose records, of branches stopped inside a Map's items, are
+    then left out of the history)."""
+    if index < 0:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        for value in XCom.get_all(key=key, dag_id=ti.dag_id, task_id=task_id, run_id=ti.run_id) or []:
+            if value is not None:
+                return value
+        return None
+    skipped = ti.get_ti_count(dag_id=ti.dag_id, map_index=index, task_ids=[task_id], run_ids=[ti.run_id],
+                              states=["skipped", "upstream_failed", "removed"])
+    if skipped:
+        return None
+    return ti.xcom_pull(task_ids=task_id, key=key, map_indexes=index)
+
+
+def min_defer_seconds() -> float:
+    """``[asl_airflow] min_defer_seconds`` (default 5): the shortest deferral this deployment makes.
+
+    A deferral that comes back within a second or two races Airflow's scheduler: the deferring
+    worker's "success" reaches the executor's event queue, the trigger fires, the task is queued
+    again, and only then does the scheduler read that event; LocalExecutor then fails the task
+    ("finished with state success, but the task instance's state attribute is queued"; upstream
+    apache/airflow#67287 and #72716, unreleased). Seen on 2 cores: every 1 s poll loop and every
+    3 s Parallel Wait branch failed some runs. So a Wait shorter than this waits in the worker (it
+    holds a slot for at most this long), and a deferred Task's trigger event is held until this
+    long after the deferral (:class:`~asl_airflow.airflow.triggers.AslHoldTrigger`). 0 always defers.
+    """
+    from airflow.sdk.configuration import conf
+
+    return max(conf.getfloat("asl_airflow", "min_defer_seconds", fallback=5.0), 0.0)
+
+
+def defers(context: Any, moment: datetime, deadline: datetime | None = None) -> bool:
+    """Whether a wait until ``moment`` defers (True), or is short enough (below
+    :func:`min_defer_seconds`) to wait in the worker. Under ``dag.test()`` (no executor, no race)
+    and when the execution's ``deadline`` falls inside the wait (the deferral's guard times it
+    out), it always defers."""
+    if inline_triggers(context) or (deadline is not None and deadline < moment):
+        return True
+    return (moment - datetime.now(UTC)).total_seconds() >= min_defer_seconds()
+
+
+def inline_triggers(context: Any) -> bool:
+    """Whether this run is a ``dag.test()``, which runs one task at a time and a deferred task's
+    trigger inline, blocking every other task until it fires. A Parallel branch must not block its
+    siblings (the first to fail stops the others), so there a branch's Wait is polled by rescheduling
+    the task (:func:`reschedule_until`) instead; real deployments defer."""
+    return getattr(context["dag_run"], "triggering_user_name", None) == "dag_test"
+
+
+def reschedule_until(moment: datetime) -> None:
+    """Hand the worker back and run this task again at ``moment``, or sooner to see whether a
+    sibling branch failed (``[asl_airflow] stop_poll_interval``)."""
+    from airflow.sdk.exceptions import AirflowRescheduleException
+
+    from asl_airflow.airflow.triggers import stop_poll_interval
+
+    soon = datetime.now(UTC) + timedelta(seconds=stop_poll_interval())
+    raise AirflowRescheduleException(reschedule_date=min(moment, soon))
 
 
 def _task_deferred() -> type[BaseException]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asl_airflow.airflow.operators import STATE_KEY, execution_input
+from asl_airflow.airflow.operators import STATE_KEY, execution_input, run_input
 from asl_airflow.asl.history import dumps
 
 
@@ -51,6 +51,18 @@ def _xcoms(dag_id: str, run_id: str, session: Any) -> dict[tuple[str, str], Any]
     return {(task_id, key): XComModel.deserialize_value(_Row(value)) for task_id, key, value in rows}
 
 
+def _watcher_run_input(dag_run: Any, session: Any) -> Any:
+    """What a run without conf started with: its AssetWatcher events' payloads (``operators.run_input``)."""
+    from airflow.models.asset import AssetEvent
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import select
+
+    events = session.execute(
+        select(AssetEvent).join(AssetEvent.created_dagruns).where(DagRun.id == dag_run.id)
+    ).scalars().all()
+    return run_input({}, events)
+
+
 class _Row:
     """``XComModel.deserialize_value`` takes an object with a ``value`` attribute."""
 
@@ -81,24 +93,36 @@ def execution_result(dag: Any, dag_run: Any, with_history: bool = True) -> dict[
                 ti.end_date,
             ))
         conf = dag_run.conf or {}
+        started_input = execution_input(conf) if conf else _watcher_run_input(dag_run, session)
         started = dag_run.start_date
     ran = sorted((r for r in runs if r.start), key=lambda r: (r.start, r.task_id))
     top = [r for r in ran if r.task_id not in nested and (r.task_id, STATE_KEY) in xcoms]
     output = None
     error = cause = None
-    recorded_error = False
+    recorded_error = timed_out = False
     for r in top:
         record = xcoms[(r.task_id, STATE_KEY)] or {}
         if record.get("error") is not None:  # a Fail state may end the run with no Error at all
             recorded_error = True
+            timed_out = timed_out or bool(record.get("timed_out"))
             error, cause = record["error"].get("Error"), record["error"].get("Cause")
         elif r.status == "success" and record.get("next") is None:
             output = record.get("output")
     failed = str(dag_run.state) == "failed" or recorded_error
     status = "FAILED" if failed else "SUCCEEDED"
     if failed and not recorded_error:
-        bad = next((r for r in ran if r.status in ("failed", "upstream_failed") and r.task_id not in nested), None)
-        error, cause = "States.Runtime", f"task {bad.task_id if bad else '?'} failed"
+        limit = _execution_timeout(dag)
+        if limit and started and dag_run.end_date and (dag_run.end_date - started).total_seconds() >= limit:
+            # the scheduler's dagrun_timeout ended it (e.g. while a task was queued): TIMED_OUT
+            timed_out = True
+            error, cause = "States.Timeout", ("The execution ran longer than the state machine's TimeoutSeconds "
+                                              f"({limit:g} seconds).")
+        else:
+            bad = next((r for r in ran if r.status in ("failed", "upstream_failed") and r.task_id not in nested),
+                       None)
+            error, cause = "States.Runtime", f"task {bad.task_id if bad else '?'} failed"
+    if timed_out:
+        status = "TIMED_OUT"
     result: dict[str, Any] = {
         "status": status,
         "output": None if failed else output,
@@ -109,11 +133,13 @@ def execution_result(dag: Any, dag_run: Any, with_history: bool = True) -> dict[
         events: list[dict[str, Any]] = [{
             "timestamp": started.isoformat() if started else None,
             "type": "ExecutionStarted",
-            "executionStartedEventDetails": {"input": dumps(execution_input(conf))},
+            "executionStartedEventDetails": {"input": dumps(started_input)},
         }]
         for r in top:
             events.extend((xcoms[(r.task_id, STATE_KEY)] or {}).get("events") or [])
-        if failed:
+        if timed_out:  # AWS's timer event carries the error only
+            events.append({"type": "ExecutionTimedOut", "executionTimedOutEventDetails": {"error": error}})
+        elif failed:
             details = {k: v for k, v in (("error", error), ("cause", cause)) if v is not None}
             events.append({"type": "ExecutionFailed", "executionFailedEventDetails": details})
         else:
@@ -132,6 +158,15 @@ def execution_result(dag: Any, dag_run: Any, with_history: bool = True) -> dict[
         for r in sorted(runs, key=lambda r: (r.start is None, r.start or datetime.min, r.task_id))
     ]
     return result
+
+
+def _execution_timeout(dag: Any) -> float | None:
+    """The state machine's TimeoutSeconds, as the compiler gave it to every state task."""
+    for task in getattr(dag, "tasks", []):
+        seconds = getattr(task, "execution_timeout_seconds", None)
+        if seconds:
+            return float(seconds)
+    return None
 
 
 _ARTIFACT_KEYS = ("S3ModelArtifacts", "S3OutputPath", "ModelDataUrl", "OutputLocation", "S3Uri")

@@ -140,3 +140,51 @@ class AslDeadlineTrigger(BaseTrigger):
                     await pending
             with contextlib.suppress(BaseException):
                 await events.aclose()
+
+
+class AslHoldTrigger(BaseTrigger):
+    """Runs ``trigger_classpath(**trigger_kwargs)`` but lets its event out no earlier than ``not_before``.
+
+    A deferral that comes back within a second or two races Airflow's scheduler: the worker that
+    deferred reports "success" to the executor, the trigger fires and the task is queued again,
+    and only then does the scheduler read that report; LocalExecutor then fails the task ("finished
+    with state success, but the task instance's state attribute is queued", apache/airflow#67287,
+    #72716). A provider trigger whose job is already done on its first poll fires that fast. Holding
+    its event until ``[asl_airflow] min_defer_seconds`` after the deferral gives the scheduler that
+    long to read the report; the job itself is not delayed, only the task's resumption.
+    """
+
+    def __init__(self, trigger_classpath: str, trigger_kwargs: dict[str, Any], not_before: str) -> None:
+        super().__init__()
+        self.trigger_classpath = trigger_classpath
+        self.trigger_kwargs = trigger_kwargs
+        self.not_before = not_before
+
+    @classmethod
+    def wrap(cls, trigger: BaseTrigger, not_before: datetime) -> AslHoldTrigger:
+        classpath, kwargs = trigger.serialize()
+        return cls(classpath, kwargs, not_before.isoformat())
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (f"{type(self).__module__}.{type(self).__name__}", {
+            "trigger_classpath": self.trigger_classpath,
+            "trigger_kwargs": self.trigger_kwargs,
+            "not_before": self.not_before,
+        })
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        import importlib
+
+        module, _, name = self.trigger_classpath.rpartition(".")
+        inner = getattr(importlib.import_module(module), name)(**self.trigger_kwargs)
+        events = inner.run()
+        try:
+            event = await events.__anext__()
+        except StopAsyncIteration:
+            return
+        finally:
+            await events.aclose()
+        left = (datetime.fromisoformat(self.not_before) - datetime.now(UTC)).total_seconds()
+        if left > 0:
+            await asyncio.sleep(left)
+        yield event

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 ACCOUNT = "123456789012"
@@ -13,7 +12,9 @@ REGION = "us-east-1"
 
 def iso_now() -> str:
     """Timestamps as Step Functions writes them: ISO 8601, UTC, milliseconds, ``Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    from asl_airflow.asl import clock  # the simulated clock of --time-scale, when one is in use
+
+    return clock.utcnow().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass

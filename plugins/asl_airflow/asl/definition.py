@@ -143,9 +143,7 @@ def load_definition(
     """Read, substitute and validate a definition; raises AslValidationError listing every problem."""
     if isinstance(path_or_dict, Definition):
         return path_or_dict
-    from asl_airflow.asl.validation import validate
-
-    from asl_airflow.asl.validation import check_structure
+    from asl_airflow.asl.validation import check_structure, validate
 
     document, default_source = read_document(path_or_dict)
     source = source or default_source

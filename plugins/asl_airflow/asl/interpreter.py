@@ -354,7 +354,9 @@ class Interpreter:
                 self._checked_size(parameters, env.state_name)
                 self._task_scheduled(family, resource, parameters, state)
                 self.history.add(f"{family}Started", None)
+                env.submitted = None
                 result = self.invoke(resource, parameters, state, env)
+                self._task_submitted(env, family, resource)
                 try:
                     strictjson.check(result)
                 except strictjson.JsonError as exc:
@@ -370,6 +372,7 @@ class Interpreter:
                 except errors.AslError as exc:
                     raise self._located(exc, env.state_name) from None
             except errors.AslError as exc:
+                self._task_submitted(env, family, resource)
                 if not getattr(exc, "located", False):
                     what = "TimedOut" if exc.error == errors.TIMEOUT else "Failed"
                     self.history.add(
@@ -382,6 +385,16 @@ class Interpreter:
                     env.retry_count += 1
                     continue
                 return self._catch(state, data, env, ql, exc)
+
+    def _task_submitted(self, env: states.StateEnv, family: str, resource: str) -> None:
+        """``TaskSubmitted``, once per attempt, when the invoker reports a submitted job or callback."""
+        if env.submitted is None:
+            return
+        details: dict[str, Any] = dict(resource_details(family, resource))
+        if env.submitted:
+            details["output"] = dumps(env.submitted)
+        self.history.add("TaskSubmitted", "taskSubmittedEventDetails", details)
+        env.submitted = None
 
     def _task_scheduled(self, family: str, resource: str, parameters: Any, state: dict[str, Any]) -> None:
         details: dict[str, Any] = {"parameters": dumps(parameters)}

@@ -125,7 +125,11 @@ def race(jobs: Sequence[Callable[[], Any]], waits: Sequence[bool], wait: Callabl
             if pending and (limit <= 0 or in_flight < limit):
                 index = pending.popleft()
                 if not waits[index]:
-                    results[index] = jobs[index]()
+                    try:
+                        results[index] = jobs[index]()
+                    except BaseException as exc:
+                        _stop(waiting, BranchStopped(quiet=not _is_branch_failure(exc)))
+                        raise
                     continue
                 branch = _Branch(reports, index, jobs[index])
                 in_flight += 1

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from asl_airflow.asl import choice, errors, jsonata_eval, paths, payload, strictjson
+from asl_airflow.asl import choice, clock, errors, jsonata_eval, paths, payload, strictjson
 from asl_airflow.asl.context import ExecutionInfo, iso_now
 
 JSONPATH = "JSONPath"
@@ -42,6 +42,9 @@ class StateEnv:
     state_type: str | None = None
     timeout_seconds: float | None = None  # a Task's TimeoutSeconds(Path), for the invoker to enforce
     heartbeat_seconds: float | None = None  # a Task's HeartbeatSeconds(Path)
+    #: set by the invoker once a ``.sync`` job or a ``.waitForTaskToken`` call was submitted (the
+    #: submit call's response, or ``{}`` for a mock): the history gets AWS's ``TaskSubmitted``
+    submitted: Any = None
 
     def context(self) -> dict[str, Any]:
         ctx = self.execution.context_object(
@@ -369,7 +372,7 @@ def _checked_seconds(seconds: float) -> float:
 
 
 def _checked_moment(moment: datetime) -> datetime:
-    if (moment - datetime.now(UTC)).total_seconds() > MAX_WAIT_SECONDS:
+    if (moment - clock.utcnow()).total_seconds() > MAX_WAIT_SECONDS:
         raise errors.AslError(errors.RUNTIME, "Wait state delay is too long.")
     return moment
 
@@ -379,7 +382,7 @@ def wait_seconds(target: tuple[str, Any], now: datetime | None = None) -> float:
     kind, value = target
     if kind == "seconds":
         return float(value)
-    return max(0.0, (value - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (value - (now or clock.utcnow())).total_seconds())
 
 
 def wait_outcome(state: dict[str, Any], raw_input: Any, env: StateEnv, ql: str) -> Outcome:

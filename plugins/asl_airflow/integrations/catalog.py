@@ -17,6 +17,7 @@ _TOKEN = frozenset({"", ".waitForTaskToken"})
 
 #: ``(service, action) -> patterns`` ("" is request-response); ("aws-sdk", "*") is any AWS SDK action
 SUPPORTED: dict[tuple[str, str], frozenset[str]] = {
+    ("apigateway", "invoke"): _TOKEN,
     ("athena", "getQueryExecution"): _CALL,
     ("athena", "getQueryResults"): _CALL,
     ("athena", "startQueryExecution"): _BOTH,
@@ -33,6 +34,7 @@ SUPPORTED: dict[tuple[str, str], frozenset[str]] = {
     ("emr-serverless", "startJobRun"): _BOTH,
     ("events", "putEvents"): _TOKEN,
     ("glue", "startJobRun"): _BOTH,
+    ("http", "invoke"): _CALL,
     ("lambda", "arn"): _CALL,
     ("lambda", "invoke"): _TOKEN,
     ("sagemaker", "createEndpoint"): _CALL,

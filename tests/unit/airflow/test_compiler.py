@@ -144,11 +144,13 @@ def test_a_loop_is_one_region_task():
 def test_parallel_with_retry_and_map_inside_map_run_as_one_region_task():
     from asl_airflow.airflow.composite import AslRegionOperator
 
-    inner = {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": True}}}
+    def inner(name: str) -> dict:  # state names are unique in the whole machine
+        return {"StartAt": name, "States": {name: {"Type": "Pass", "End": True}}}
+
     machine = {"StartAt": "P", "States": {
-        "P": {"Type": "Parallel", "Retry": [{"ErrorEquals": ["States.ALL"]}], "Branches": [inner], "Next": "M"},
+        "P": {"Type": "Parallel", "Retry": [{"ErrorEquals": ["States.ALL"]}], "Branches": [inner("I")], "Next": "M"},
         "M": {"Type": "Map", "End": True, "ItemProcessor": {"StartAt": "Inner", "States": {
-            "Inner": {"Type": "Map", "ItemProcessor": inner, "End": True}}}},
+            "Inner": {"Type": "Map", "ItemProcessor": inner("J"), "End": True}}}},
     }}
     dag = asl_dag(machine, dag_id="x")
     assert isinstance(dag.get_task("P"), AslRegionOperator)

@@ -158,3 +158,13 @@ def test_an_aborted_execution_leaves_no_branch_thread_behind() -> None:
     assert result.status == "ABORTED"
     assert [e["type"] for e in result.history][-2:] == ["WaitStateEntered", "ExecutionAborted"]
     assert threading.active_count() == before
+
+
+def test_a_branch_that_cannot_wait_still_stops_the_waiting_ones() -> None:
+    doc = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 9, "End": True}}},
+        {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Now"}}}]}}}
+    result, slept = run(doc)
+    assert (result.error, slept) == ("Now", [])
+    assert [e["type"] for e in result.history][-4:] == ["FailStateEntered", "WaitStateAborted", "ParallelStateFailed",
+                                                        "ExecutionFailed"]

@@ -1,0 +1,70 @@
+"""The execution's clock: real time, or simulated time that skips the waiting (``--time-scale``).
+
+Step Functions writes each event's timestamp from its own clock; a test that runs a one-hour Wait
+should not take an hour, yet its history should say an hour passed. A :class:`SimulatedClock`
+sleeps ``seconds * scale`` for real and moves its time forward by the full ``seconds``, so the
+timestamps (``iso_now``, ``$$.State.EnteredTime``, Wait deadlines, the machine's TimeoutSeconds)
+are the ones AWS would have written, whatever the scale. ``scale=0`` does not wait at all.
+
+One clock per process (:func:`use`): the interpreter's threads (racing branches) share it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+
+class SimulatedClock:
+    """Time that advances by what the execution waits for, sleeping only ``scale`` of it."""
+
+    def __init__(self, scale: float, sleep: Callable[[float], None] = time.sleep,
+                 real: Callable[[], float] = time.time) -> None:
+        if not scale >= 0:
+            raise ValueError("the time scale must be a number >= 0")
+        self.scale = float(scale)
+        self._sleep = sleep
+        self._real = real
+        self._skipped = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        """Seconds since the epoch, on the simulated timeline."""
+        with self._lock:
+            return self._real() + self._skipped
+
+    def sleep(self, seconds: float) -> None:
+        seconds = max(0.0, float(seconds))
+        real = seconds * self.scale
+        with self._lock:
+            self._skipped += seconds - real
+        if real > 0:
+            self._sleep(real)
+
+
+_CURRENT: SimulatedClock | None = None
+
+
+def now() -> float:
+    """The current execution clock in epoch seconds (real time unless a simulated clock is in use)."""
+    clock = _CURRENT
+    return clock.now() if clock is not None else time.time()
+
+
+def utcnow() -> datetime:
+    return datetime.fromtimestamp(now(), UTC)
+
+
+@contextmanager
+def use(clock: SimulatedClock | None) -> Any:
+    """Make ``clock`` the process's execution clock for the duration of a run."""
+    global _CURRENT
+    previous, _CURRENT = _CURRENT, clock
+    try:
+        yield clock
+    finally:
+        _CURRENT = previous
