@@ -37,10 +37,18 @@ def _read_input(value: str | None) -> Any:
         raise UsageError(f"--input is not valid JSON: {exc}") from None
 
 
-def parse_substitutions(values: list[str] | None) -> dict[str, str]:
-    """``--subst NAME=VALUE`` (repeatable) as the ``substitutions`` mapping of ``load_definition``."""
-    out: dict[str, str] = {}
+def parse_substitutions(values: list[str] | None) -> dict[str, Any]:
+    """``--subst NAME=VALUE`` or ``--subst @file.json`` (a JSON object of names and values; the
+    ``DefinitionSubstitutions`` of a template, say), repeatable, later ones winning, as the
+    ``substitutions`` mapping of ``load_definition``."""
+    out: dict[str, Any] = {}
     for item in values or []:
+        if item.startswith("@"):
+            loaded = _json_arg(item, "--subst")
+            if not isinstance(loaded, dict):
+                raise UsageError(f"--subst {item}: the file must hold a JSON object of names and values")
+            out.update(loaded)
+            continue
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise UsageError(f"--subst expects NAME=VALUE, got {item!r}")
@@ -48,18 +56,31 @@ def parse_substitutions(values: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _load(file: str, subst: list[str] | None) -> Any:
+    """``load_definition`` for a command: JSON, YAML or ``template.yaml[#LogicalId]``, with the
+    ``--subst`` values; a placeholder left without a value is a ``warning:`` line on stderr."""
+    import warnings
+
+    from asl_airflow.asl.definition import load_definition
+
+    substitutions = parse_substitutions(subst)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            return load_definition(file, substitutions)
+        finally:
+            for warning in caught:
+                print(f"warning: {warning.message}", file=sys.stderr)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    from asl_airflow.asl.definition import read_document, substitute
     from asl_airflow.asl.errors import AslValidationError
-    from asl_airflow.asl.validation import validate
 
     status = 0
     for path in args.files:
         try:
-            document, source = read_document(path)
-            if args.subst:
-                document = substitute(document, parse_substitutions(args.subst), source)
-            problems = validate(document, source)
+            _load(path, args.subst)
+            problems = []
         except AslValidationError as exc:
             problems = exc.problems
         for line in problems:
@@ -77,7 +98,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         result = run(args.file, _read_input(args.input), engine=args.engine, history=args.history,
-                     mock_config=args.mock_config, test_case=args.test_case, state_machine=args.state_machine,
+                     substitutions=parse_substitutions(args.subst) or None, mock_config=args.mock_config,
+                     test_case=args.test_case, state_machine=args.state_machine,
                      time_scale=args.time_scale)
     except AslValidationError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
@@ -90,12 +112,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from asl_airflow.asl.definition import load_definition
     from asl_airflow.asl.errors import AslValidationError
     from asl_airflow.asl.graph import mermaid
 
     try:
-        print(mermaid(load_definition(args.file).document))
+        print(mermaid(_load(args.file, args.subst).document))
     except AslValidationError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2
@@ -104,11 +125,10 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 def cmd_compile(args: argparse.Namespace) -> int:
     """Write a standalone DAG file for the machine (the migration path off Step Functions)."""
-    from asl_airflow.asl.definition import load_definition
     from asl_airflow.asl.errors import AslValidationError
 
     try:
-        definition = load_definition(args.file, parse_substitutions(args.subst))
+        definition = _load(args.file, args.subst)
         from asl_airflow.airflow.codegen import dag_source
 
         text = dag_source(definition, args.dag_id, schedule=args.schedule, tags=args.tag,
@@ -249,9 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asl-airflow", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
+    subst_help = "a ${NAME} substitution: NAME=VALUE, or @file.json holding an object of them (repeatable)"
     p = sub.add_parser("validate", help="check definitions; one line per problem")
-    p.add_argument("files", nargs="+")
-    p.add_argument("--subst", action="append", metavar="NAME=VALUE", help="a ${NAME} substitution")
+    p.add_argument("files", nargs="+", help="ASL (.json, .yaml) or a SAM/CloudFormation template[#LogicalId]")
+    p.add_argument("--subst", action="append", metavar="NAME=VALUE|@FILE", help=subst_help)
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_validate)
 
@@ -268,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "the history keeps AWS's timestamps")
     p.add_argument("--state-machine", help="the machine's name in the mock configuration "
                    "(default: the file name without .asl.json)")
+    p.add_argument("--subst", action="append", metavar="NAME=VALUE|@FILE", help=subst_help)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("test-state", help="test one state offline, as AWS's TestState API does")
@@ -285,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("graph", help="print a Mermaid flowchart of the machine")
     p.add_argument("file")
+    p.add_argument("--subst", action="append", metavar="NAME=VALUE|@FILE", help=subst_help)
     p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser("compile", help="write a standalone DAG file for the machine")
@@ -293,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="the DAG file to write (default: stdout)")
     p.add_argument("--schedule", help="the DAG's schedule (cron, @daily, ...); default: none")
     p.add_argument("--tag", action="append", help="a DAG tag (repeatable)")
-    p.add_argument("--subst", action="append", metavar="NAME=VALUE", help="a ${NAME} substitution")
+    p.add_argument("--subst", action="append", metavar="NAME=VALUE|@FILE", help=subst_help)
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("local", help="the local stack (moto + SQLite Airflow)")

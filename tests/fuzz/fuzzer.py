@@ -50,8 +50,11 @@ CORPUS = ROOT.parent / "shared" / "asl-corpus" / "localstack"
 INCLUDE = ROOT / "include" / "asl"
 FINDINGS_DIR = ROOT / ".local" / "fuzz-findings"
 
-#: a case slower than this (seconds, wall clock, in its worker) is a finding
+#: a case that takes more CPU time than this (seconds, in its worker) is a finding
 CASE_SECONDS = 5.0
+#: a worker that has not answered after this long (wall clock: the machine may be shared) hangs: it
+#: is killed and the case is a finding
+HANG_SECONDS = float(os.environ.get("FUZZ_HANG_SECONDS", "30"))
 #: the address-space cap of a worker process (bytes): a case that needs more is a finding
 MEMORY_CAP = int(os.environ.get("FUZZ_MEMORY_CAP_MB", "3072")) * 1024 * 1024
 #: JSONata's per-evaluation time limit inside the workers (the engine's default is 10 s)
@@ -114,7 +117,8 @@ INTRINSICS = [
     "States.ArrayRange(5, 1, -1)", "States.ArrayRange(0, 10, 0)", "States.StringToJson('NaN')",
     "States.StringToJson('[1e400]')", "States.StringToJson($.s)", "States.MathAdd($.n, 1e300)",
     "States.MathAdd(1e308, 1e308)", "States.MathRandom(0, 1e300)", "States.MathRandom(10, 1, 7)",
-    "States.ArrayPartition($.a, 0)", "States.ArrayPartition($.a, 1e300)", "States.ArrayPartition(States.ArrayRange(1, 1000, 1), 1)",
+    "States.ArrayPartition($.a, 0)", "States.ArrayPartition($.a, 1e300)",
+    "States.ArrayPartition(States.ArrayRange(1, 1000, 1), 1)",
     "States.StringSplit($.s, $.s)", "States.Format('{}{}{}{}', $, $, $, $)", "States.Format($.s, 1, 2)",
     "States.Array($, $, $, $, $, $, $, $)", "States.Array(States.Array($, $, $, $), States.Array($, $, $, $))",
     "States.JsonToString($)", "States.JsonMerge($, $, false)", "States.JsonMerge($, $, true)",
@@ -125,7 +129,8 @@ INTRINSICS = [
 JSONATA = [
     "{% $pad('', 1e9) %}", "{% [1..10000000] %}", "{% $count([1..10000000]) %}", "{% 1e308 * 10 %}",
     "{% $parse('NaN') %}", "{% $parse('1e400') %}", "{% $range(0, 1e9, 1) %}", "{% $partition([1,2,3], 0) %}",
-    "{% $join($map([1..200000], function($v){'abcdefgh'}), '') %}", "{% $replace('aaaa', 'a', $pad('', 300000, 'x')) %}",
+    "{% $join($map([1..200000], function($v){'abcdefgh'}), '') %}",
+    "{% $replace('aaaa', 'a', $pad('', 300000, 'x')) %}",
     "{% ($f := function($s, $n){$n = 0 ? $s : $f($s & $s, $n - 1)}; $f('xx', 40)) %}",
     "{% ($f := function($n){$n = 0 ? 0 : 1 + $f($n - 1)}; $f(100000)) %}", "{% $states.input %}",
     "{% $states.context %}", "{% $sum($map([1..100000], function($v){$v})) %}", "{% $number('1e400') %}",
@@ -182,8 +187,10 @@ def _set(root: Any, path: tuple[Any, ...], value: Any) -> Any:
 
 def _states(doc: dict[str, Any]) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
     """(machine, name, state) of every state, nested machines included."""
-    out = []
-    for name, state in (doc.get("States") or {}).items():
+    out: list[tuple[dict[str, Any], str, dict[str, Any]]] = []
+    if not isinstance(doc, dict) or not isinstance(doc.get("States"), dict):
+        return out
+    for name, state in doc["States"].items():
         if not isinstance(state, dict):
             continue
         out.append((doc, name, state))
@@ -201,7 +208,7 @@ def mutate(rng: random.Random, doc: dict[str, Any], input_: Any) -> tuple[dict[s
         kind = rng.choice(["value", "value", "value", "key", "next", "retry", "timeout", "input", "input",
                            "wrap", "type", "language", "expression", "map"])
         if kind == "value":
-            path, _ = rng.choice(_nodes(doc))
+            path, _ = rng.choice(_nodes(doc)[1:] or [((), doc)])
             doc = _set(doc, path, hostile_value(rng))
             done.append(f"value at {list(path)}")
         elif kind == "key" and states:
@@ -224,7 +231,7 @@ def mutate(rng: random.Random, doc: dict[str, Any], input_: Any) -> tuple[dict[s
             state["Next"] = target
             done.append(f"{name}.Next -> {target}")
         elif kind == "retry" and states:
-            _, name, state = rng.choice(states)
+            machine, name, state = rng.choice(states)
             state["Retry"] = [{"ErrorEquals": [rng.choice(["States.ALL", "States.TaskFailed", "Fuzz.Error",
                                                            "States.Runtime", "States.Timeout"])],
                                "IntervalSeconds": rng.choice([1, 99999999]),
@@ -233,9 +240,9 @@ def mutate(rng: random.Random, doc: dict[str, Any], input_: Any) -> tuple[dict[s
                                **({"MaxDelaySeconds": rng.choice([1, 31622400])} if rng.random() < 0.5 else {}),
                                **({"JitterStrategy": "FULL"} if rng.random() < 0.3 else {})}]
             if rng.random() < 0.5:
-                state["Catch"] = [{"ErrorEquals": ["States.ALL"], "Next": rng.choice(list(doc["States"]))}]
+                state["Catch"] = [{"ErrorEquals": ["States.ALL"], "Next": rng.choice(list(machine["States"]))}]
             done.append(f"retry on {name}")
-        elif kind == "timeout":
+        elif kind == "timeout" and isinstance(doc, dict):
             doc["TimeoutSeconds"] = rng.choice([1, 2, 60, 99999999, 0, -1, 1e300])
             done.append(f"TimeoutSeconds {doc['TimeoutSeconds']}")
         elif kind == "input":
@@ -261,7 +268,7 @@ def mutate(rng: random.Random, doc: dict[str, Any], input_: Any) -> tuple[dict[s
             if state["Type"] == "Task":
                 state.setdefault("Resource", "arn:aws:states:::lambda:invoke")
             done.append(f"{name} -> {state['Type']}")
-        elif kind == "language":
+        elif kind == "language" and isinstance(doc, dict):
             doc["QueryLanguage"] = rng.choice(["JSONata", "JSONPath"])
             done.append(f"QueryLanguage {doc['QueryLanguage']}")
         elif kind == "expression" and states:
@@ -349,10 +356,11 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
     from asl_airflow.asl.errors import AslValidationError, InvalidExecutionInput
 
     started = time.monotonic()
+    cpu = time.process_time()
     steps = []
     try:
         try:
-            definition = asl_airflow.load_definition(copy.deepcopy(case["definition"]))
+            definition = asl_airflow.load_definition(case["definition"])
         except AslValidationError:
             steps.append("invalid")
             definition = None
@@ -360,7 +368,7 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
             clock = FakeClock()
             runner.Interpreter = _interpreter_with(clock)  # type: ignore[attr-defined]
             try:
-                result = asl_airflow.run(definition, copy.deepcopy(case["input"]), engine="local", history=True)
+                result = asl_airflow.run(definition, case["input"], engine="local", history=True)
                 _check_result(result)
                 steps.append(result["status"])
             except InvalidExecutionInput:
@@ -378,9 +386,9 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
         return {"finding": "exception", "detail": f"{type(exc).__name__} at {where}: {str(exc)[:300]}",
                 "traceback": "".join(traceback.format_exception(exc))[-4000:], "steps": steps,
                 "seconds": time.monotonic() - started}
-    seconds = time.monotonic() - started
+    seconds = time.process_time() - cpu  # CPU time: the machine may be shared, wall time is not the case's
     if seconds > CASE_SECONDS:
-        return {"finding": "slow", "detail": f"took {seconds:.1f}s", "steps": steps, "seconds": seconds}
+        return {"finding": "slow", "detail": f"took {seconds:.1f}s of CPU", "steps": steps, "seconds": seconds}
     return {"finding": None, "steps": steps, "seconds": seconds}
 
 
@@ -538,14 +546,18 @@ def fuzz(seconds: float | None = 60, max_cases: int | None = None, seed: int = 1
         worker = Worker()
         try:
             while (index := next_index()) is not None:
-                case = make_case(seed, index, definitions, inputs)
-                answer = worker.ask(case, CASE_SECONDS + 5)
+                try:
+                    case = make_case(seed, index, definitions, inputs)
+                    json.dumps(case)
+                except (ValueError, RecursionError, TypeError):  # a mutation the wire cannot carry
+                    continue
+                answer = worker.ask(case, HANG_SECONDS)
                 if answer is None:  # a hang or a dead worker: stop it from outside, start another
                     died = not worker.alive()
                     worker.stop()
                     answer = {"finding": "memory" if died else "timeout",
                               "detail": "the worker died (memory cap or crash)" if died
-                              else f"no answer within {CASE_SECONDS + 5:g}s"}
+                              else f"no answer within {HANG_SECONDS:g}s"}
                     worker = Worker()
                 elif not worker.alive():
                     worker = Worker()

@@ -97,7 +97,9 @@ def test_first_failing_branch_stops_the_others(runs: dict[str, Any], key: str, i
     # the 15 s timeout branch was stopped, not waited out, and its Fail state never ran
     assert states["TimeoutWait"]["status"] == "skipped"
     assert states["Ran out of Time"]["status"] in ("skipped", "upstream_failed")
-    assert on_airflow["seconds"] < 15 + 60  # dag.test() on a loaded 2-core machine: the wait was not served
+    # the poll loop of the losing process never ran to its end either (it polls forever)
+    loser = "Get Process2 Completion Status" if winner.endswith("1") else "Get Process1 Completion Status"
+    assert states[loser]["status"] == "skipped"
 
 
 def test_joins_log_no_missing_xcom(runs: dict[str, Any]) -> None:

@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import asl_airflow
+import pytest
 from asl_airflow import cli
 from asl_airflow.asl.errors import InvalidExecutionInput
 

@@ -30,10 +30,12 @@ def asl_dag(
     substitutions: dict[str, Any] | None = None,
     aws_conn_id: str = "aws_default",
     region_name: str | None = None,
+    state_machine: str | None = None,
     **dag_kwargs: Any,
 ) -> DAG:
-    """A DAG that runs the state machine; extra keyword arguments go to ``DAG`` (schedule, tags, ...)."""
-    loaded = load_definition(definition, substitutions)
+    """A DAG that runs the state machine; extra keyword arguments go to ``DAG`` (schedule, tags, ...).
+    ``state_machine`` names the resource when ``definition`` is a SAM/CloudFormation template."""
+    loaded = load_definition(definition, substitutions, state_machine=state_machine)
     dag_kwargs.setdefault("schedule", None)
     timeout = execution_timeout_seconds(loaded.document)
     if timeout:  # the scheduler's backstop for the machine's TimeoutSeconds (tasks check it themselves)
@@ -57,10 +59,11 @@ def AslTaskGroup(  # noqa: N802 - reads like the TaskGroup it returns
     substitutions: dict[str, Any] | None = None,
     aws_conn_id: str = "aws_default",
     region_name: str | None = None,
+    state_machine: str | None = None,
     **group_kwargs: Any,
 ) -> TaskGroup:
     """A TaskGroup running the machine inside a larger DAG (input: the DAG run's conf)."""
-    loaded = load_definition(definition, substitutions)
+    loaded = load_definition(definition, substitutions, state_machine=state_machine)
     group_kwargs.setdefault("tooltip", loaded.document.get("Comment", loaded.name))
     with TaskGroup(group_id, **group_kwargs) as group:
         compile_states(loaded, aws_conn_id=aws_conn_id, region_name=region_name)

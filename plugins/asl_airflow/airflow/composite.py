@@ -60,11 +60,17 @@ from asl_airflow.asl.interpreter import BranchFailed, Interpreter, iteration_inp
 _REGION_PROGRESS = "asl_region"
 
 
-def _invoker(aws_conn_id: str, region_name: str | None) -> Any:
-    """Service calls made from inside an interpreter run (loop regions, ItemReader, ResultWriter)."""
+def _invoker(aws_conn_id: str, region_name: str | None, state_machine_name: str | None = None) -> Any:
+    """Service calls made from inside an interpreter run (loop regions, ItemReader, ResultWriter);
+    with ``[asl_airflow] mock_config`` set, the test case's mocked states answer first."""
     from asl_airflow.integrations.invoker import LocalInvoker
 
-    return LocalInvoker(aws_conn_id=aws_conn_id, region_name=region_name)
+    invoker = LocalInvoker(aws_conn_id=aws_conn_id, region_name=region_name)
+    if state_machine_name is None:
+        return invoker
+    from asl_airflow.airflow.mocking import mocked_invoker
+
+    return mocked_invoker(state_machine_name, invoker)
 
 
 def _max_map_length() -> int:
@@ -128,7 +134,8 @@ class AslEntryOperator(AslStateOperator):
     def _item_inputs(self, data: Any, env: states.StateEnv) -> list[Any]:
         ql = self.query_language
         if "ItemReader" in self.state:
-            items = read_items(self.state, data, env, ql, _invoker(self.aws_conn_id, self.region_name))
+            invoker = _invoker(self.aws_conn_id, self.region_name, self.state_machine_name)
+            items = read_items(self.state, data, env, ql, invoker)
         else:
             items = states.map_items(self.state, data, env, ql)
         return iteration_inputs(self.state, data, items, env, ql)
@@ -282,7 +289,7 @@ class AslJoinOperator(AslStateOperator):
         settle(recorded, stopped)
         invoker = None
         if "ResultWriter" in self.state or "ItemReader" in self.state:
-            invoker = _invoker(self.aws_conn_id, self.region_name)
+            invoker = _invoker(self.aws_conn_id, self.region_name, self.state_machine_name)
         replay = _Replay(recorded, invoker, stopped)
         variables = entry["variables"] or {}
         env = states.StateEnv(execution_info(context, self.state_machine_name), self.state_name, variables,
@@ -380,7 +387,8 @@ class AslRegionOperator(AslStateOperator):
 
     def _run(self, context: Any, progress: dict[str, Any]) -> Any:
         deadline = self.execution_deadline(context)
-        interpreter = Interpreter({"QueryLanguage": self.query_language}, _invoker(self.aws_conn_id, self.region_name),
+        invoker = _invoker(self.aws_conn_id, self.region_name, self.state_machine_name)
+        interpreter = Interpreter({"QueryLanguage": self.query_language}, invoker,
                                   deadline=deadline.timestamp() if deadline is not None else None)
         interpreter.history.events = progress["events"]
         name, data, variables = progress["name"], progress["data"], progress["variables"] or {}
@@ -435,7 +443,8 @@ def run_lane(operator: AslStateOperator, context: Any, lane: list[list[Any]], va
     reference interpreter; the record carries each item's output or error and events for the join."""
     results = []
     execution = execution_info(context, operator.state_machine_name)
-    invoker = _invoker(getattr(operator, "aws_conn_id", "aws_default"), getattr(operator, "region_name", None))
+    invoker = _invoker(getattr(operator, "aws_conn_id", "aws_default"), getattr(operator, "region_name", None),
+                       operator.state_machine_name)
     for index, item_input in lane:
         interpreter = Interpreter({"QueryLanguage": operator.query_language}, invoker)
         try:

@@ -428,12 +428,14 @@ class AslTaskOperator(AslStateOperator):
 
     def _call(self, parameters: Any, extra: dict[str, Any], journal: Any = None) -> tuple[Any, Any]:
         """The Resource's integration entry and this state's call of it."""
+        from asl_airflow.airflow.mocking import mocked
         from asl_airflow.integrations import make_call
 
-        return make_call(
+        entry, call = make_call(
             self.resource, parameters, aws_conn_id=self.aws_conn_id, region_name=self.region_name,
             deferrable=True, task_id=self.task_id, state_name=self.state_name, extra=extra, journal=journal,
         )
+        return mocked(self.state_machine_name, self.state_name, entry), call  # [asl_airflow] mock_config
 
     def _journal(self, context: Any, progress: dict[str, Any]) -> Any:
         """This ASL attempt's submission record; its token is the same on every re-run of the attempt."""

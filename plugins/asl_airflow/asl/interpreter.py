@@ -103,6 +103,8 @@ class Interpreter:
         self.clock = clock
         self.deadline = deadline
         self.history = History(offset=event_offset)
+        self._checked: Any = None  # the last state output whose size was checked (the next input)
+        self._map_run_records: list[dict[str, Any]] | None = None  # the last map run's children (ResultWriter)
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -198,7 +200,9 @@ class Interpreter:
         try:
             too_large = strictjson.size_exceeds(value, errors.PAYLOAD_LIMIT_BYTES)
         except strictjson.JsonError as exc:
-            raise errors.AslError(errors.RUNTIME, f"The state/task '{name}' produced data that cannot be written as JSON: {exc}") from None
+            raise errors.AslError(
+                errors.RUNTIME, f"The state/task '{name}' produced data that cannot be written as JSON: {exc}"
+            ) from None
         if too_large:
             raise errors.AslError(
                 errors.DATA_LIMIT_EXCEEDED,
@@ -233,7 +237,8 @@ class Interpreter:
         self, name: str, state: dict[str, Any], data: Any, env: states.StateEnv, ql: str
     ) -> states.Outcome:
         type_ = state["Type"]
-        self._checked_size(data, name)  # a branch's or an iteration's input was not checked yet
+        if data is not self._checked:  # a branch's or an iteration's input was not checked yet
+            self._checked_size(data, name)
         self.history.state_entered(type_, name, data)
         entered_id = len(self.history.events)
         handler = getattr(self, f"_run_{type_.lower()}", None)
@@ -245,6 +250,7 @@ class Interpreter:
                 if type_ != "Fail":
                     self._checked_size(outcome.output, name)
                     self.history.state_exited(type_, name, outcome.output)
+                    self._checked = outcome.output
             except RecursionError:
                 raise errors.AslError(
                     errors.RUNTIME, f"The data is nested more than {strictjson.MAX_DEPTH} levels deep"
@@ -496,7 +502,9 @@ class Interpreter:
                 self.history.add("MapStateSucceeded", None)
                 if "ResultWriter" in state:
                     resource, params = states.result_writer_request(state, data, env, ql)
-                    written = self.invoker(resource, {"Results": results, **(params or {})}, state, env)
+                    # the child executions' inputs and outcomes too: the writer files them by status
+                    written = self.invoker(resource, {"Results": results, "Executions": self._map_run_records,
+                                                      **(params or {})}, state, env)
                     if written is not None:
                         results = written
                 try:
@@ -555,13 +563,17 @@ class Interpreter:
         results: list[Any] = []
         failed = 0
         last_error: errors.AslError | None = None
+        records: list[dict[str, Any]] = []  # per child execution, for a ResultWriter
         for index, item_input in enumerate(inputs):
             try:
                 results.append(self.child_iteration(machine, item_input, env, ql, index))
+                records.append({"input": item_input, "status": "SUCCEEDED", "output": results[-1]})
             except errors.AslError as exc:
                 failed += 1
                 last_error = exc
                 results.append({"Error": exc.error, "Cause": exc.cause})
+                records.append({"input": item_input, "status": "FAILED", "error": exc.error, "cause": exc.cause})
+        self._map_run_records = records
         if states.tolerance_exceeded(tolerance, failed, len(inputs)):
             self.history.add("MapRunFailed", None)
             cause = "The specified tolerated failure threshold was exceeded"

@@ -664,7 +664,8 @@ def check_size(value: Any, what: str) -> None:
     too_large = strictjson.size_exceeds(value, errors.PAYLOAD_LIMIT_BYTES)
     if not too_large:
         text = strictjson.dumps(value)
-        too_large = len(text) > errors.PAYLOAD_LIMIT_BYTES // 4 and len(text.encode("utf-8")) > errors.PAYLOAD_LIMIT_BYTES
+        too_large = len(text) > errors.PAYLOAD_LIMIT_BYTES // 4 and \
+            len(text.encode("utf-8")) > errors.PAYLOAD_LIMIT_BYTES
     if too_large:
         raise errors.AslError(
             errors.DATA_LIMIT_EXCEEDED,

@@ -93,43 +93,53 @@ def check(value: Any, max_depth: int = MAX_DEPTH) -> None:
 
 
 def _scalar_size(item: Any) -> int:
-    if isinstance(item, str):
-        # a lower bound of the UTF-8 text (escapes only add): exact for ASCII without escapes
+    """A lower bound of a scalar's JSON text in UTF-8 bytes (escapes only add)."""
+    kind = type(item)
+    if kind is str:
         return len(item) + 2
-    if item is None or isinstance(item, bool):
-        return 4
-    if isinstance(item, int):
+    if kind is int:
         # digits without converting (int -> str is quadratic and refused past 4,300 digits)
-        return max(1, int(item.bit_length() * 0.30103)) + (item < 0)
-    return 8
+        return 1 if -10 < item < 10 else max(2, int(item.bit_length() * 0.30103))
+    if kind is float:
+        return 3
+    if item is None or kind is bool:
+        return 4
+    if isinstance(item, str):
+        return len(item) + 2
+    return 1
 
 
 def size_exceeds(value: Any, limit: int, max_depth: int = MAX_DEPTH) -> bool:
-    """Whether ``value``'s JSON text is (at least about) more than ``limit`` bytes. Walks at most
-    until the running total passes ``limit``, so the cost is bounded by ``limit`` whatever the
-    value (shared sub-objects are counted each time they appear, as their text would be). A value
-    nested deeper than ``max_depth`` raises :class:`JsonError` (no engine could write it)."""
+    """Whether ``value``'s JSON text is more than ``limit`` bytes, judged from a lower bound of its
+    size. Walks at most until the running total passes ``limit``, so the cost is bounded by ``limit``
+    whatever the value (shared sub-objects are counted each time they appear, as their text would
+    be). A value nested deeper than ``max_depth`` raises :class:`JsonError` (no engine could write it)."""
+    if not isinstance(value, dict | list | tuple):
+        return _scalar_size(value) > limit
     total = 0
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list | tuple):
-            if depth >= max_depth:
-                raise JsonError(f"the value is nested more than {max_depth} levels deep")
-            if isinstance(item, dict):
-                total += 2 + 4 * len(item)  # braces, and per member at least '"":' and a comma
-                if total > limit:
-                    return True
-                for key, sub in item.items():
-                    total += len(key)
-                    stack.append((sub, depth + 1))
-            else:
-                total += 2 + len(item)  # brackets and commas
-                if total > limit:
-                    return True
-                stack.extend((sub, depth + 1) for sub in item)
+        if depth >= max_depth:
+            raise JsonError(f"the value is nested more than {max_depth} levels deep")
+        if isinstance(item, dict):
+            total += 2 + 4 * len(item)  # braces, and per member at least '"":' and a comma
+            for key in item:
+                total += len(key)
+            members: Any = item.values()
         else:
-            total += _scalar_size(item)
+            total += 2 + len(item)  # brackets and commas
+            members = item
+        if total > limit:
+            return True
+        for sub in members:
+            kind = type(sub)
+            if kind is str:
+                total += len(sub) + 2
+            elif kind is dict or kind is list or isinstance(sub, dict | list | tuple):
+                stack.append((sub, depth + 1))
+            else:
+                total += _scalar_size(sub)
         if total > limit:
             return True
     return False

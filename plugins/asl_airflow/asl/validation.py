@@ -66,6 +66,8 @@ MAX_DEFINITION_BYTES = 1024 * 1024
 #: Parallel/Map states with payload templates inside, and keep every recursive walk far from
 #: Python's recursion limit
 MAX_NESTING = 100
+#: more values than 1 MB of JSON can hold (each takes at least two bytes, ``0,``)
+MAX_VALUES = MAX_DEFINITION_BYTES // 2 + 1
 #: upper bounds AWS documents: Wait "Seconds ... an integer value from 0 to 99999999", Task
 #: TimeoutSeconds (default 99999999) and HeartbeatSeconds, a retrier's IntervalSeconds and
 #: MaxAttempts ("maximum value of 99999999"), MaxDelaySeconds ("less than 31622401", one year)
@@ -95,8 +97,13 @@ def check_structure(document: Any, source: str = "<definition>") -> list[str]:
     1 MB quota. Iterative, so it is safe on any input; the other checks run only when it is clean."""
     problems: list[str] = []
     stack: list[tuple[Any, tuple[Any, ...], int]] = [(document, (), 0)]
+    seen = 0
     while stack and len(problems) < 20:
         value, here, depth = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:  # YAML aliases can share one object many times over ("billion laughs")
+            return [f"{source}:/: the definition holds more than {MAX_VALUES:,} values, more than 1 MB of JSON "
+                    "can; Step Functions accepts at most 1 MB"]
         if isinstance(value, dict | list):
             if depth >= MAX_NESTING:
                 return [f"{source}:{_ptr(*here)}: the definition nests objects and arrays more than {MAX_NESTING} "

@@ -18,6 +18,14 @@ class LocalInvoker:
         self.region_name = region_name
 
     def __call__(self, resource: str, parameters: Any, state: dict[str, Any], env: StateEnv) -> Any:
+        from asl_airflow.integrations import _map_io
+
+        role = _map_io.call_for(resource, state)  # a Distributed Map's ItemReader/ResultWriter, not a Task
+        if role == "reader":
+            return _map_io.read(resource, parameters, state["ItemReader"], self.aws_conn_id, self.region_name)
+        if role == "writer":
+            return _map_io.write(parameters, state, env.execution, env.state_name, env.entered_time,
+                                 self.aws_conn_id, self.region_name)
         entry, call = make_call(
             resource,
             parameters,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from asl_airflow.airflow import callback_api
 from asl_airflow.airflow.operators import _sent_token
 

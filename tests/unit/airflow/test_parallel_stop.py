@@ -140,7 +140,7 @@ def test_join_replays_a_race_as_the_local_engine_ran_it() -> None:
     assert getattr(outcome, "next", None) == "Next Step If Process1 Completes"
     local_types = [e["type"] for e in events]
     start = local_types.index("ParallelStateEntered")
-    assert types == local_types[start:local_types.index("ParallelStateExited")]
+    assert types == local_types[start:local_types.index("ParallelStateExited") + 1]
 
 
 def test_join_of_a_stopped_parallel_records_parallel_state_aborted() -> None:

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import pytest
-
 from asl_airflow.asl import Interpreter, errors, jsonata_eval, retry, strictjson
 from asl_airflow.asl.history import History
 

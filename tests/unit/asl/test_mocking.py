@@ -29,7 +29,8 @@ MACHINE = {
     },
 }
 LAMBDA_OK = {"StatusCode": 200, "Payload": {"StatusCode": 200, "body": "Hello from Lambda!"}}
-SQS_OK = {"MD5OfMessageBody": "3bcb6e8e-7h85-4375-b0bc-1a59812c6e51", "MessageId": "3bcb6e8e-8b51-4375-b0bc-1a59812c6e51"}
+SQS_OK = {"MD5OfMessageBody": "3bcb6e8e-7h85-4375-b0bc-1a59812c6e51",
+          "MessageId": "3bcb6e8e-8b51-4375-b0bc-1a59812c6e51"}
 CONFIG = {
     "StateMachines": {"LambdaSQSIntegration": {"TestCases": {
         "HappyPath": {"LambdaState": "MockedLambdaSuccess", "SQSState": "MockedSQSSuccess"},
@@ -84,7 +85,8 @@ def test_thrown_mocks_reach_catch() -> None:
     machine = {"StartAt": "T", "States": {
         "T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
               "Parameters": {"QueueUrl": "q", "MessageBody": {"t.$": "$$.Task.Token"}},
-              "Catch": [{"ErrorEquals": ["Approval.Rejected"], "ResultPath": "$.err", "Next": "Rejected"}], "End": True},
+              "Catch": [{"ErrorEquals": ["Approval.Rejected"], "ResultPath": "$.err", "Next": "Rejected"}],
+              "End": True},
         "Rejected": {"Type": "Pass", "End": True}}}
     config = {"StateMachines": {"m": {"TestCases": {"no": {"T": "R"}}}},
               "MockedResponses": {"R": {"0": {"Throw": {"Error": "Approval.Rejected", "Cause": "no"}}}}}
