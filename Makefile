@@ -31,6 +31,10 @@ $(UV):
 
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 	$(UV) sync --frozen --compile-bytecode
+	@# the editable build leaves plugins/asl_airflow.egg-info, and plugins/ is on sys.path (the .pth):
+	@# a second distribution with the same entry points, so Airflow loaded the plugin twice
+	@# ("Plugin 'asl_airflow' already registered, skipping": an import error on the home page)
+	rm -rf plugins/*.egg-info
 	$(PY) -m compileall -q plugins dags include tests bench >/dev/null || true
 	touch $@
 

@@ -94,19 +94,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from asl_airflow.asl.errors import AslValidationError, InvalidExecutionInput
+    from asl_airflow.asl.redrive import NotRedrivable
     from asl_airflow.runner import run
 
     try:
         result = run(args.file, _read_input(args.input), engine=args.engine, history=args.history,
                      substitutions=parse_substitutions(args.subst) or None, mock_config=args.mock_config,
                      test_case=args.test_case, state_machine=args.state_machine,
-                     time_scale=args.time_scale)
+                     time_scale=args.time_scale, redrive=args.redrive)
     except AslValidationError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2
     except InvalidExecutionInput as exc:  # StartExecution refused it: no execution
         print(f"{exc.name}: {exc.message}", file=sys.stderr)
         return 2
+    except NotRedrivable as exc:  # RedriveExecution refused it
+        print(f"{exc.error}: {exc.cause}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     print(json.dumps(result, indent=None if args.compact else 2, default=str))
     return 0 if result["status"] == "SUCCEEDED" else 1
 
@@ -287,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-scale", type=float, metavar="FACTOR",
                    help="wait FACTOR x the real time in Waits, retry delays and heartbeats (0: no waiting); "
                    "the history keeps AWS's timestamps")
+    p.add_argument("--redrive", metavar="PREVIOUS.json",
+                   help="continue a failed execution (the JSON `run --history` printed for it), as AWS redrives")
     p.add_argument("--state-machine", help="the machine's name in the mock configuration "
                    "(default: the file name without .asl.json)")
     p.add_argument("--subst", action="append", metavar="NAME=VALUE|@FILE", help=subst_help)

@@ -46,6 +46,7 @@ def run(
     test_case: str | None = None,
     state_machine: str | None = None,
     time_scale: float | None = None,
+    redrive: str | Path | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run once; returns ``{"status", "output", "error", "cause"}`` (+ ``"history"`` when asked).
 
@@ -55,6 +56,10 @@ def run(
     ``.asl.json``). ``time_scale`` (``--time-scale``) shortens Wait states, retry delays and
     heartbeats by that factor (0: no waiting) while the history keeps the timestamps AWS would have
     written (:mod:`asl_airflow.asl.clock`), so results do not depend on it.
+    ``redrive`` (a previous FAILED/TIMED_OUT/ABORTED result of this machine, with its history, or the
+    JSON file holding it) continues that execution as ``RedriveExecution`` does
+    (:mod:`asl_airflow.asl.redrive`; local engine: on Airflow, clearing the run's failed tasks is
+    the redrive).
 
     ``status`` is Step Functions' ``SUCCEEDED``, ``FAILED``, ``TIMED_OUT`` (the machine's
     ``TimeoutSeconds``; error ``States.Timeout``) or ``ABORTED``. Before anything runs, on either
@@ -73,20 +78,40 @@ def run(
             from asl_airflow.asl.mocking import MockedInvoker
 
             invoker = MockedInvoker(mocks, invoker)
+        replay = _replay(redrive) if redrive is not None else None
         if time_scale is None:
-            result = Interpreter(loaded.document, invoker).execute(input)
+            result = Interpreter(loaded.document, invoker).execute(input, redrive=replay)
         else:
             from asl_airflow.asl import clock
 
             simulated = clock.SimulatedClock(time_scale)
             with clock.use(simulated):
-                result = Interpreter(loaded.document, invoker, simulated.sleep, clock=simulated.now).execute(input)
+                result = Interpreter(loaded.document, invoker, simulated.sleep,
+                                     clock=simulated.now).execute(input, redrive=replay)
         return result.as_dict(with_history=history)
     if engine == "airflow":
+        if redrive is not None:
+            raise ValueError("redrive runs on the local engine; on Airflow, clear the run's failed tasks "
+                             "(Airflow UI or `airflow tasks clear --only-failed`): that is the redrive")
         if mocks is not None:
             return run_on_airflow(loaded, input, history, mocks=_mock_env(mock_config, mocks))
         return run_on_airflow(loaded, input, history)
     raise ValueError(f"engine must be 'local' or 'airflow', not {engine!r}")
+
+
+def _replay(previous: str | Path | dict[str, Any]) -> Any:
+    """The :class:`~asl_airflow.asl.redrive.Replay` of a previous result (a dict or its JSON file)."""
+    from asl_airflow.asl.errors import AslValidationError
+    from asl_airflow.asl.redrive import Replay
+
+    if not isinstance(previous, dict):
+        try:
+            previous = json.loads(Path(previous).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise AslValidationError([f"{previous}: cannot read the previous execution to redrive: {exc}"]) from None
+    if not isinstance(previous, dict):
+        raise AslValidationError(["the previous execution to redrive must be the JSON object `run --history` printed"])
+    return Replay(previous)
 
 
 class _LazyAwsInvoker:

@@ -13,7 +13,9 @@ timeout numbers, deep or large inputs, ...) and then goes through what a user ca
    output and history;
 3. the compiler: ``asl_dag`` builds the DAG object (no metadata DB).
 
-A *finding* is any other exception, a case that takes longer than :data:`CASE_SECONDS`, or one whose
+A *finding* is any other exception, a case that takes more CPU than :data:`CASE_SECONDS` (or than
+:data:`EVENT_SECONDS` per history event, for an execution that runs to the 25,000-event quota), one
+that does not answer within :data:`HANG_SECONDS`, or one whose
 memory passes the worker's ``RLIMIT_AS`` cap (a ``MemoryError`` there, or the worker dying). Cases
 run in worker subprocesses so that a hang or a runaway allocation is stopped from outside; case
 ``i`` of seed ``s`` is always the same case, and each finding is written as a JSON file that
@@ -52,6 +54,9 @@ FINDINGS_DIR = ROOT / ".local" / "fuzz-findings"
 
 #: a case that takes more CPU time than this (seconds, in its worker) is a finding
 CASE_SECONDS = 5.0
+#: ...or more than this per history event, for executions that legitimately run long (up to the
+#: 25,000-event quota: AWS itself takes about 2 ms per event)
+EVENT_SECONDS = 0.0004
 #: a worker that has not answered after this long (wall clock: the machine may be shared) hangs: it
 #: is killed and the case is a finding
 HANG_SECONDS = float(os.environ.get("FUZZ_HANG_SECONDS", "30"))
@@ -99,7 +104,29 @@ def seeds() -> tuple[list[dict[str, Any]], list[Any], str]:
             text = text.replace("${" + name + "}", value)
         definitions.append(json.loads(text))
     note.append(f"{len(list(INCLUDE.glob('*.asl.json')))} include/asl definitions")
-    return definitions, inputs, "; ".join(note)
+    valid = [doc for doc in (_resolved(doc) for doc in definitions) if doc is not None]
+    note.append(f"{len(valid)} valid seeds")
+    return valid, inputs, "; ".join(note)
+
+
+_PLACEHOLDERS = ("__tbd__", "_tbd_")
+
+
+def _resolved(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """A seed as AWS would have run it: the corpus's placeholder Resources filled in with a Lambda
+    ARN; None when the definition is not valid (mutating a rejected definition finds little)."""
+    from asl_airflow.asl.definition import load_definition
+    from asl_airflow.asl.errors import AslValidationError
+
+    text = json.dumps(doc)
+    for placeholder in _PLACEHOLDERS:
+        text = text.replace(f'"{placeholder}"', '"arn:aws:lambda:us-east-1:123456789012:function:fuzz"')
+    resolved = json.loads(text)
+    try:
+        load_definition(copy.deepcopy(resolved))
+    except (AslValidationError, ValueError, RecursionError):
+        return None
+    return resolved
 
 
 # -- mutations -------------------------------------------------------------------------------------
@@ -203,12 +230,14 @@ def _states(doc: dict[str, Any]) -> list[tuple[dict[str, Any], str, dict[str, An
 def mutate(rng: random.Random, doc: dict[str, Any], input_: Any) -> tuple[dict[str, Any], Any, list[str]]:
     """One to four mutations of (definition, input); returns them with a description of each."""
     done: list[str] = []
-    for _ in range(rng.randint(1, 4)):
+    for _ in range(rng.choice([1, 1, 1, 2, 2, 3])):
         states = _states(doc)
         kind = rng.choice(["value", "value", "value", "key", "next", "retry", "timeout", "input", "input",
                            "wrap", "type", "language", "expression", "map"])
         if kind == "value":
-            path, _ = rng.choice(_nodes(doc)[1:] or [((), doc)])
+            nodes = _nodes(doc)[1:] or [((), doc)]
+            leaves = [node for node in nodes if not isinstance(node[1], dict | list)]
+            path, _ = rng.choice(leaves if leaves and rng.random() < 0.6 else nodes)
             doc = _set(doc, path, hostile_value(rng))
             done.append(f"value at {list(path)}")
         elif kind == "key" and states:
@@ -358,6 +387,7 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     cpu = time.process_time()
     steps = []
+    events = 0
     try:
         try:
             definition = asl_airflow.load_definition(case["definition"])
@@ -371,12 +401,16 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
                 result = asl_airflow.run(definition, case["input"], engine="local", history=True)
                 _check_result(result)
                 steps.append(result["status"])
+                events = len(result.get("history") or [])
             except InvalidExecutionInput:
                 steps.append("input refused")
             from asl_airflow import asl_dag
 
-            asl_dag(definition, dag_id=f"fuzz_{case['index']}")
-            steps.append("compiled")
+            try:
+                asl_dag(definition, dag_id=f"fuzz_{case['index']}")
+                steps.append("compiled")
+            except AslValidationError:  # the compiler's own documented refusal (e.g. an unsupported Resource)
+                steps.append("not compilable")
     except MemoryError:
         return {"finding": "memory", "detail": "MemoryError", "steps": steps, "seconds": time.monotonic() - started}
     except BaseException as exc:  # noqa: BLE001 - every other exception is what the fuzzer looks for
@@ -387,7 +421,7 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
                 "traceback": "".join(traceback.format_exception(exc))[-4000:], "steps": steps,
                 "seconds": time.monotonic() - started}
     seconds = time.process_time() - cpu  # CPU time: the machine may be shared, wall time is not the case's
-    if seconds > CASE_SECONDS:
+    if seconds > max(CASE_SECONDS, events * EVENT_SECONDS):
         return {"finding": "slow", "detail": f"took {seconds:.1f}s of CPU", "steps": steps, "seconds": seconds}
     return {"finding": None, "steps": steps, "seconds": seconds}
 

@@ -11,6 +11,7 @@ starts, with the records in the lake, is tested with a real scheduler and trigge
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -276,6 +277,8 @@ def test_reconnects_after_the_connection_is_lost(stream):
             got.update({m["payload"]["reading_id"]: m for m in batch["messages"]})
             pending = asyncio.ensure_future(it.__anext__())
         pending.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pending
         await it.aclose()
         return producer.connections, got
 

@@ -105,22 +105,36 @@ class Interpreter:
         self.history = History(offset=event_offset)
         self._checked: Any = None  # the last state output whose size was checked (the next input)
         self._map_run_records: list[dict[str, Any]] | None = None  # the last map run's children (ResultWriter)
+        self.replay: Any = None  # a redrive's record of the states that completed before (asl.redrive.Replay)
 
     # -- public ---------------------------------------------------------------------------------
 
-    def execute(self, input_: Any = None, execution: ExecutionInfo | None = None) -> ExecutionResult:
+    def execute(self, input_: Any = None, execution: ExecutionInfo | None = None,
+                redrive: Any = None) -> ExecutionResult:
         """Run the whole execution. Raises :class:`~asl_airflow.asl.errors.InvalidExecutionInput`
-        (nothing ran) for an input AWS's StartExecution would refuse."""
+        (nothing ran) for an input AWS's StartExecution would refuse. ``redrive`` (an
+        :class:`asl_airflow.asl.redrive.Replay` of a failed execution) continues that execution: its
+        history goes on after ``ExecutionRedriven``, and only what did not complete runs again."""
+        if redrive is not None:
+            input_ = redrive.input
+            self.replay = redrive
         input_ = {} if input_ is None else input_
         check_execution_input(input_)
         execution = execution or ExecutionInfo(input=input_)
+        if redrive is not None:
+            execution.redrive_count = redrive.redrive_count
         if self.deadline is None and isinstance(self.document.get("TimeoutSeconds"), int | float):
             self.deadline = self.clock() + self.document["TimeoutSeconds"]
-        self.history.add(
-            "ExecutionStarted",
-            "executionStartedEventDetails",
-            {"input": dumps(input_), "roleArn": execution.role_arn},
-        )
+        if redrive is not None:
+            self.history.events = [dict(event) for event in redrive.history]
+            self.history.add("ExecutionRedriven", "executionRedrivenEventDetails",
+                             {"redriveCount": redrive.redrive_count})
+        else:
+            self.history.add(
+                "ExecutionStarted",
+                "executionStartedEventDetails",
+                {"input": dumps(input_), "roleArn": execution.role_arn},
+            )
         try:
             output = self.run_states(self.document, input_, execution, {})
         except errors.ExecutionAborted:
@@ -237,6 +251,10 @@ class Interpreter:
         self, name: str, state: dict[str, Any], data: Any, env: states.StateEnv, ql: str
     ) -> states.Outcome:
         type_ = state["Type"]
+        if self.replay is not None:  # a redrive: a state occurrence that completed before is not run again
+            replayed = self.replay.replayed(name, state, data, env, ql)
+            if replayed is not None:
+                return replayed
         if data is not self._checked:  # a branch's or an iteration's input was not checked yet
             self._checked_size(data, name)
         self.history.state_entered(type_, name, data)
