@@ -59,38 +59,60 @@ SITECUSTOMIZE = textwrap.dedent('''
         botocore.client.BaseClient._make_api_call = _make_api_call
 ''')
 
-#: the child: ``crash`` runs the DAG (and dies in the hook); ``resume`` does what Airflow does with
-#: the dead task instance, then runs the same DAG run again
+#: the child: ``crash`` runs the DAG with ``dag.test()`` (and dies in the hook); ``resume`` does what
+#: Airflow does with the dead task instance, then drives the *same* DAG run on with dag.test()'s own
+#: loop (dag.test() itself would delete and recreate the run, and the task_state_store with it)
 CHILD = textwrap.dedent('''
-    import json, sys
+    import json, sys, time
     from datetime import datetime
     mode, logical_date, conf = sys.argv[1], datetime.fromisoformat(sys.argv[2]), json.loads(sys.argv[3])
     from asl_airflow.airflow.testing import load_dag
     from asl_airflow.airflow.operators import run_conf
-    dag = load_dag("asl_machine")
-    report = {}
-    if mode == "resume":
-        from airflow.models.taskinstance import TaskInstance
-        from airflow.utils.session import create_session
-        from sqlalchemy import select
-        with create_session() as session:
-            ti = session.scalars(select(TaskInstance).filter_by(dag_id="asl_machine", task_id="Job")).one()
-            report["state_after_crash"] = str(ti.state)
-            report["try_number"] = ti.try_number
-            report["max_tries"] = ti.max_tries
-            ti.task = dag.get_task("Job")
-            ti.handle_failure("heartbeat timeout: the task process was SIGKILLed", session=session)
-            report["state_after_failure"] = str(ti.state)
-            report["retry_in_seconds"] = (ti.next_retry_datetime() - ti.end_date).total_seconds()
-    dag_run = dag.test(run_conf=run_conf(conf), logical_date=logical_date)
     from asl_airflow.airflow.results import execution_result
-    result = execution_result(dag, dag_run, with_history=True)
+    dag = load_dag("asl_machine")
+    if mode == "crash":
+        dag.test(run_conf=run_conf(conf), logical_date=logical_date)
+        raise SystemExit("the task was expected to die")
+
+    from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.serialization.serialized_objects import DagSerialization
     from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
     from sqlalchemy import select
+
+    report = {}
     with create_session() as session:
         ti = session.scalars(select(TaskInstance).filter_by(dag_id="asl_machine", task_id="Job")).one()
-        report["final_try_number"] = ti.try_number
+        report["state_after_crash"] = str(ti.state)
+        report["crashed_try"] = ti.try_number
+        ti.task = dag.get_task("Job")
+        # the scheduler's handling of a task instance whose heartbeat stopped
+        ti.handle_failure("heartbeat timeout: the task process was SIGKILLed", session=session)
+        report["state_after_failure"] = str(ti.state)
+        report["retry_in_seconds"] = (ti.next_retry_datetime() - ti.end_date).total_seconds()
+        failed_at = ti.end_date
+    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    with create_session() as session:
+        dr = session.scalars(select(DagRun).filter_by(dag_id="asl_machine")).one()
+        dr.dag = scheduler_dag
+        while dr.state == DagRunState.RUNNING:  # dag.test()'s loop, on the existing run
+            session.expire_all()
+            schedulable, _ = dr.update_state(session=session)
+            for s in schedulable:
+                s.try_number += 1
+                s.state = TaskInstanceState.SCHEDULED
+            session.commit()
+            scheduled = [t for t in dr.get_task_instances(session=session) if t.state == TaskInstanceState.SCHEDULED]
+            if not scheduled:
+                time.sleep(0.5)  # e.g. the retry delay
+            for t in scheduled:
+                _run_task(ti=t, task=dag.task_dict[t.task_id], run_triggerer=True)
+        ti = session.scalars(select(TaskInstance).filter_by(dag_id="asl_machine", task_id="Job")).one()
+        report["rerun_try"] = ti.try_number
+        report["rerun_after_seconds"] = (ti.start_date - failed_at).total_seconds()
+        result = execution_result(dag, dr, with_history=True)
     print(json.dumps({"result": result, "report": report}, default=str))
 ''')
 
@@ -257,6 +279,8 @@ def test_worker_crash_after_submission_starts_one_job(stack_env, resources, tmp_
     assert report["state_after_crash"] == "running"
     assert report["state_after_failure"] == "up_for_retry", report
     assert report["retry_in_seconds"] == pytest.approx(5.0), report
+    assert 5.0 <= report["rerun_after_seconds"] < 60, report
+    assert report["rerun_try"] == report["crashed_try"] + 1, report
 
     # the same ASL attempt reconnected: one job on the local stack, and it is the execution's result
     jobs = _jobs(family, stack_env, resources)

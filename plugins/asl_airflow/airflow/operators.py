@@ -110,6 +110,8 @@ def execution_info(context: Any, state_machine_name: str) -> ExecutionInfo:
         name=execution_name(dag_run.run_id, dag_run.dag_id),
         state_machine_name=state_machine_name,
         start_time=start_text,
+        # clearing a finished run's failed tasks is its redrive: Airflow counts the clears
+        redrive_count=int(getattr(dag_run, "clear_number", 0) or 0),
     )
 
 
