@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv run up test test-unit deployment lint bench conformance sagemaker-images clean
+.PHONY: help venv run up test test-unit deployment lint bench conformance fuzz sagemaker-images clean
 
 help:
 	@echo "make run [DAG=ml_training] [CONF='{...}']  run a DAG end to end on the local stack (moto + SQLite)"
@@ -23,6 +23,7 @@ help:
 	@echo "make test                                 the whole test suite (what CI runs)"
 	@echo "make test-unit                            the fast tests (no Airflow DB, no AWS endpoint)"
 	@echo "make deployment [REPEAT=3]                the real-deployment tests (PostgreSQL; Celery on Redis), REPEAT rounds"
+	@echo "make fuzz [FUZZ_SECONDS=600] [FUZZ_CASES=N] [FUZZ_SEED=1]  the mutation fuzzer (make test runs 60 s of it)"
 	@echo "make lint | bench | sagemaker-images | clean"
 
 $(UV):
@@ -55,6 +56,14 @@ test-unit: venv
 REPEAT ?= 3
 deployment: venv
 	ASL_DEPLOY_REPEAT=$(REPEAT) $(PY) -m pytest tests/deployment -s -rs $(PYTEST_ARGS)
+
+# the seeded mutation fuzzer (tests/fuzz/fuzzer.py): definitions from the corpus and include/asl through
+# validation, the local engine and the compiler; exits 1 with the findings. `make test` runs a 60 s pass.
+FUZZ_SECONDS ?= 600
+FUZZ_CASES ?=
+FUZZ_SEED ?= 1
+fuzz: venv
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_CASES=$(FUZZ_CASES) FUZZ_SEED=$(FUZZ_SEED) $(PY) tests/fuzz/fuzzer.py
 
 conformance: venv
 	ASL_EQUIVALENCE=all $(PY) -m pytest tests/conformance $(PYTEST_ARGS)

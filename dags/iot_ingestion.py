@@ -48,7 +48,9 @@ CURATED_READINGS = Asset(name="lake.curated_iot_readings", uri=f"s3://{LAKE}/cur
 dag = asl_dag(
     INCLUDE / "asl" / "iot_ingestion.asl.json",
     dag_id="iot_ingestion",
-    substitutions={"partition": "aws", "LakeBucket": LAKE, "ReadingRanges": json.dumps(RANGES)},
+    # a JSONata object literal: substitutions are textual (as SAM's), inside a JSON string, so no double quotes
+    substitutions={"partition": "aws", "LakeBucket": LAKE,
+                   "ReadingRanges": "{" + ", ".join(f"'{k}': [{lo}, {hi}]" for k, (lo, hi) in RANGES.items()) + "}"},
     region_name=os.environ.get("ASL_AWS_REGION", "us-east-1"),
     schedule=[READINGS],
     max_active_runs=4,

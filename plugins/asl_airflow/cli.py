@@ -21,20 +21,7 @@ class UsageError(Exception):
 
 def _read_input(value: str | None) -> Any:
     """``--input``: JSON text, or ``@file`` holding it; read strictly (no NaN, bounded nesting)."""
-    from asl_airflow.asl import strictjson
-
-    if value is None:
-        return None
-    if value.startswith("@"):
-        try:
-            value = Path(value[1:]).read_text()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"--input: cannot read {value[1:]!r}: {getattr(exc, 'strerror', None) or exc}") \
-                from None
-    try:
-        return strictjson.loads(value)
-    except strictjson.JsonError as exc:
-        raise UsageError(f"--input is not valid JSON: {exc}") from None
+    return _json_arg(value, "--input")
 
 
 def parse_substitutions(values: list[str] | None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,10 @@ class LocalStack:
             "ASL_MOTO_PID": str(self.pid),
             # the platform DAGs' Wait/Choice polling loops: seconds between two polls (60 on AWS)
             "ASL_POLL_SECONDS": "1",
+            # the streaming layers: Firehose's buffer interval (60 s on AWS; the local stack delivers
+            # at once) and how often the Kinesis watcher polls
+            "ASL_FIREHOSE_BUFFER_SECONDS": "1",
+            "ASL_KINESIS_POLL_SECONDS": "1",
             **self.outputs,
         }
 
@@ -301,6 +306,8 @@ def _datasync_executions_finish() -> None:
     DataSyncBackend._get_task_execution = get_task_execution
     DataSyncBackend.start_task_execution = start_task_execution
     _idempotency_tokens()
+    _firehose_format_conversion()
+    _sagemaker_runtime_scores()
 
 
 def _idempotency_tokens() -> None:
@@ -341,6 +348,102 @@ def _idempotency_tokens() -> None:
         return start_job_run(self, application_id, client_token, *args, **kwargs)
 
     EMRServerlessBackend.start_job_run = start_job_run_once
+
+
+#: Glue column types -> Arrow types, for Firehose's record format conversion
+_GLUE_ARROW = {"string": "string", "varchar": "string", "char": "string", "bigint": "int64", "int": "int32",
+               "integer": "int32", "smallint": "int16", "tinyint": "int8", "double": "float64",
+               "float": "float32", "boolean": "bool_", "date": "date32"}
+
+
+def firehose_to_parquet(records: list[bytes], columns: list[dict[str, str]]) -> tuple[bytes, list[bytes]]:
+    """What Firehose's record format conversion does with a buffer of JSON records (OpenX JSON SerDe
+    in, Parquet SerDe out): one Parquet file whose columns are the Glue table's, fields the table does
+    not have dropped, missing ones null. Records that are not a JSON object, or whose values do not
+    fit the column types, are returned apart (Firehose writes them under the error output prefix)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fields = [pa.field(c["Name"], getattr(pa, _GLUE_ARROW.get(c["Type"].split("(")[0].lower(), "string"))())
+              for c in columns]
+    schema = pa.schema(fields)
+    rows, failed = [], []
+    for data in records:
+        try:
+            value = json.loads(data)
+            if not isinstance(value, dict):
+                raise ValueError("not a JSON object")
+            row = {f.name: value.get(f.name) for f in fields}
+            pa.Table.from_pylist([row], schema=schema)  # the types fit
+            rows.append(row)
+        except (ValueError, TypeError, pa.ArrowException):
+            failed.append(data)
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), buffer, compression="snappy")
+    return buffer.getvalue(), failed
+
+
+def _firehose_format_conversion() -> None:
+    """Firehose record format conversion (JSON -> Parquet with a Glue table's schema), which moto
+    does not do: it writes the raw records whatever the delivery stream says. Here a delivery stream
+    whose ExtendedS3 destination has ``DataFormatConversionConfiguration`` enabled with a
+    ``ParquetSerDe`` writes Parquet (columns from the Glue table in ``SchemaConfiguration``, read from
+    moto's Glue), adds ``FileExtension``, and puts records that do not convert under
+    ``ErrorOutputPrefix`` + ``format-conversion-failed/``, as Firehose does. Other streams are untouched.
+    """
+    from moto.firehose.models import FirehoseBackend
+    from moto.glue.models import glue_backends
+    from moto.s3.models import s3_backends
+
+    put = FirehoseBackend.put_s3_records
+
+    def put_s3_records(self: Any, name: str, version_id: str, destination: dict[str, Any],
+                       records: list[dict[str, bytes]]) -> Any:
+        conversion = destination.get("DataFormatConversionConfiguration") or {}
+        serializer = (conversion.get("OutputFormatConfiguration") or {}).get("Serializer") or {}
+        if not conversion.get("Enabled", True) or "ParquetSerDe" not in serializer:
+            return put(self, name, version_id, destination, records)
+        schema = conversion.get("SchemaConfiguration") or {}
+        glue = glue_backends[self.account_id][schema.get("Region") or self.region_name]
+        table = glue.get_table(schema["DatabaseName"], schema["TableName"])
+        columns = table.as_dict()["StorageDescriptor"]["Columns"]
+        body, failed = firehose_to_parquet([r["Data"] for r in records], columns)
+        bucket = destination["BucketARN"].split(":")[-1]
+        s3 = s3_backends[self.account_id][self.partition]
+        path = self._format_s3_object_path(name, version_id, destination.get("Prefix", ""))
+        if len(failed) < len(records):
+            s3.put_object(bucket, path + destination.get("FileExtension", ""), body)
+        if failed:
+            errors = self._format_s3_object_path(
+                name, version_id, destination.get("ErrorOutputPrefix", "") + "format-conversion-failed/")
+            s3.put_object(bucket, errors, b"\n".join(failed))
+        return [{"RecordId": str(uuid.uuid4())} for _ in records]
+
+    FirehoseBackend.put_s3_records = put_s3_records
+
+
+def _sagemaker_runtime_scores() -> None:
+    """An endpoint's answer in the shape the real-time layer's model gives: moto's InvokeEndpoint
+    returns a fixed body (``"body"``) whatever is sent. Here an endpoint called with ``text/csv``
+    answers one score per input line (``0.5`` each: a placeholder, not a model's prediction), the
+    way SageMaker's XGBoost container answers a CSV batch. Results queued through moto's own
+    ``/moto-api/static/sagemaker/endpoint-results`` still take precedence."""
+    from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+    respond = SageMakerRuntimeResponse.invoke_endpoint
+
+    def invoke_endpoint(self: Any) -> Any:
+        backend = self.sagemakerruntime_backend
+        csv = (self.headers.get("Content-Type") or "").startswith("text/csv")
+        if backend.results_queue or not csv:
+            return respond(self)
+        body = self.body.decode(errors="replace") if isinstance(self.body, bytes) else str(self.body or "")
+        scores = "\n".join("0.5" for line in body.splitlines() if line.strip())
+        return 200, {"Content-Type": "text/csv", "x-Amzn-Invoked-Production-Variant": "AllTraffic"}, scores
+
+    SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint
 
 
 if __name__ == "__main__":  # the local stack's server: ``python -m asl_airflow.devstack -H HOST -p PORT``

@@ -57,9 +57,10 @@ CASE_SECONDS = 5.0
 #: ...or more than this per history event, for executions that legitimately run long (up to the
 #: 25,000-event quota: AWS itself takes about 2 ms per event)
 EVENT_SECONDS = 0.0004
-#: a worker that has not answered after this long (wall clock: the machine may be shared) hangs: it
-#: is killed and the case is a finding
-HANG_SECONDS = float(os.environ.get("FUZZ_HANG_SECONDS", "30"))
+#: a worker that has used this much CPU on one case without answering hangs: it is killed and the
+#: case is a finding (so is one that has not answered after HANG_WALL_SECONDS, however busy the machine)
+HANG_SECONDS = float(os.environ.get("FUZZ_HANG_SECONDS", "20"))
+HANG_WALL_SECONDS = 600.0
 #: the address-space cap of a worker process (bytes): a case that needs more is a finding
 MEMORY_CAP = int(os.environ.get("FUZZ_MEMORY_CAP_MB", "3072")) * 1024 * 1024
 #: JSONata's per-evaluation time limit inside the workers (the engine's default is 10 s)
@@ -227,6 +228,10 @@ def _states(doc: dict[str, Any]) -> list[tuple[dict[str, Any], str, dict[str, An
     return out
 
 
+_STRUCTURE = {"Type", "Next", "StartAt", "States", "End", "Default", "Branches", "ItemProcessor", "Iterator",
+              "Choices", "Resource", "QueryLanguage", "ErrorEquals", "Variable", "Condition"}
+
+
 def mutate(rng: random.Random, doc: dict[str, Any], input_: Any) -> tuple[dict[str, Any], Any, list[str]]:
     """One to four mutations of (definition, input); returns them with a description of each."""
     done: list[str] = []
@@ -238,6 +243,8 @@ def mutate(rng: random.Random, doc: dict[str, Any], input_: Any) -> tuple[dict[s
             nodes = _nodes(doc)[1:] or [((), doc)]
             leaves = [node for node in nodes if not isinstance(node[1], dict | list)]
             path, _ = rng.choice(leaves if leaves and rng.random() < 0.6 else nodes)
+            if path and path[-1] in _STRUCTURE and rng.random() < 0.7:  # mostly keep the machine's shape
+                path, _ = rng.choice(leaves or nodes)
             doc = _set(doc, path, hostile_value(rng))
             done.append(f"value at {list(path)}")
         elif kind == "key" and states:
@@ -395,8 +402,8 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
             steps.append("invalid")
             definition = None
         if definition is not None:
-            clock = FakeClock()
-            runner.Interpreter = _interpreter_with(clock)  # type: ignore[attr-defined]
+            real = runner.Interpreter
+            runner.Interpreter = _interpreter_with(FakeClock())  # type: ignore[attr-defined]
             try:
                 result = asl_airflow.run(definition, case["input"], engine="local", history=True)
                 _check_result(result)
@@ -404,6 +411,8 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
                 events = len(result.get("history") or [])
             except InvalidExecutionInput:
                 steps.append("input refused")
+            finally:
+                runner.Interpreter = real  # type: ignore[attr-defined]
             from asl_airflow import asl_dag
 
             try:
@@ -523,15 +532,31 @@ class Worker:
         line = self.proc.stdout.readline()
         return json.loads(line) if line else None
 
-    def ask(self, case: dict[str, Any], timeout: float) -> dict[str, Any] | None:
-        """The worker's answer, or None when it took longer than ``timeout`` or died."""
+    def cpu_seconds(self) -> float:
+        """CPU time the worker has used (user + system), from /proc: on a shared machine the wall
+        clock says more about the neighbours than about the case."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def ask(self, case: dict[str, Any], cpu_limit: float, wall_limit: float) -> dict[str, Any] | None:
+        """The worker's answer, or None when it used more than ``cpu_limit`` CPU seconds or
+        ``wall_limit`` seconds on the case, or died."""
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write(json.dumps(case) + "\n")
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             return None
-        return self._read(timeout)
+        cpu, wall = self.cpu_seconds(), time.monotonic()
+        while True:
+            answer = self._read(1.0)
+            if answer is not None or not self.alive():
+                return answer
+            if self.cpu_seconds() - cpu > cpu_limit or time.monotonic() - wall > wall_limit:
+                return None
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -550,7 +575,14 @@ def fuzz(seconds: float | None = 60, max_cases: int | None = None, seed: int = 1
     lock = threading.Lock()
     counter = iter(range(max_cases if max_cases else 10**12))
     started = time.monotonic()
-    stop_at = started + seconds if seconds else None
+    # the time budget is for cases: it starts once the workers have imported Airflow
+    pool: list[Worker] = []
+    starters = [threading.Thread(target=lambda: pool.append(Worker()), daemon=True) for _ in range(max(1, workers))]
+    for thread in starters:
+        thread.start()
+    for thread in starters:
+        thread.join()
+    stop_at = time.monotonic() + seconds if seconds else None
 
     def next_index() -> int | None:
         with lock:
@@ -576,8 +608,7 @@ def fuzz(seconds: float | None = 60, max_cases: int | None = None, seed: int = 1
                 print(f"  {report.cases} cases, {len(report.findings)} findings, "
                       f"{time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
 
-    def lane() -> None:
-        worker = Worker()
+    def lane(worker: Worker) -> None:
         try:
             while (index := next_index()) is not None:
                 try:
@@ -585,13 +616,13 @@ def fuzz(seconds: float | None = 60, max_cases: int | None = None, seed: int = 1
                     json.dumps(case)
                 except (ValueError, RecursionError, TypeError):  # a mutation the wire cannot carry
                     continue
-                answer = worker.ask(case, HANG_SECONDS)
+                answer = worker.ask(case, HANG_SECONDS, HANG_WALL_SECONDS)
                 if answer is None:  # a hang or a dead worker: stop it from outside, start another
                     died = not worker.alive()
                     worker.stop()
                     answer = {"finding": "memory" if died else "timeout",
                               "detail": "the worker died (memory cap or crash)" if died
-                              else f"no answer within {HANG_SECONDS:g}s"}
+                              else f"no answer after {HANG_SECONDS:g}s of CPU"}
                     worker = Worker()
                 elif not worker.alive():
                     worker = Worker()
@@ -599,7 +630,7 @@ def fuzz(seconds: float | None = 60, max_cases: int | None = None, seed: int = 1
         finally:
             worker.stop()
 
-    threads = [threading.Thread(target=lane, daemon=True) for _ in range(max(1, workers))]
+    threads = [threading.Thread(target=lane, args=(worker,), daemon=True) for worker in pool]
     for thread in threads:
         thread.start()
     for thread in threads:

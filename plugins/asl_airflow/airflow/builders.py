@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, TaskGroup
 
 from asl_airflow.airflow.compiler import compile_states, execution_timeout_seconds
+from asl_airflow.airflow.console.docs import doc_md
 from asl_airflow.asl.definition import Definition, load_definition
-from asl_airflow.asl.graph import mermaid
 
 
-def _doc(definition: Definition) -> str:
-    comment = definition.document.get("Comment", "")
-    return (
-        f"# {definition.name}\n\n{comment}\n\nCompiled by asl-airflow from `{definition.source}`: one task per "
-        "state; the DAG run's conf is the execution input.\n\n```mermaid\n"
-        f"{mermaid(definition.document)}\n```\n\n<details><summary>ASL definition</summary>\n\n```json\n"
-        f"{json.dumps(definition.document, indent=2)}\n```\n</details>\n"
-    )
+def _doc(definition: Definition, dag_id: str, extra: str | None = None) -> str:
+    """The DAG's docs (:func:`~asl_airflow.airflow.console.docs.doc_md`): the diagram as a picture,
+    the way to the execution view, the definition file named as the project names it, and the ASL,
+    which is also how the API server's execution view learns the machine."""
+    return doc_md(definition.name, dag_id, definition.document, definition.source, extra)
 
 
 def asl_dag(
@@ -43,11 +39,12 @@ def asl_dag(
 
         dag_kwargs.setdefault("dagrun_timeout", timedelta(seconds=timeout))
     dag_kwargs.setdefault("catchup", False)
-    dag_kwargs.setdefault("doc_md", _doc(loaded))
+    dag_id = dag_id or loaded.name.replace(" ", "_")
+    dag_kwargs["doc_md"] = _doc(loaded, dag_id, dag_kwargs.pop("doc_md", None))  # yours first, then the machine
     dag_kwargs.setdefault("description", loaded.document.get("Comment", f"ASL state machine {loaded.name}")[:200])
     tags = set(dag_kwargs.pop("tags", None) or [])
     dag_kwargs["tags"] = sorted(tags | {"asl"})
-    with DAG(dag_id or loaded.name.replace(" ", "_"), **dag_kwargs) as dag:
+    with DAG(dag_id, **dag_kwargs) as dag:
         compile_states(loaded, aws_conn_id=aws_conn_id, region_name=region_name)
     return dag
 

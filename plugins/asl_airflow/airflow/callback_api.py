@@ -207,6 +207,9 @@ def create_app() -> FastAPI:
         deliver(body.taskToken, user, {"status": None, "heartbeat": datetime.now(UTC).isoformat()})
         return {}
 
+    from asl_airflow.airflow.console.routes import add_routes
+
+    add_routes(app)  # the execution view (HTML) and its JSON: history, describe
     return app
 
 

@@ -174,6 +174,10 @@ class _Compiler:
             self.create(unit, machine, language, kwargs, taken, scope)
         if scope.items:
             start_unit.head.lane_processor = machine
+        edge_labels: dict[tuple[str, str], list[str]] = {}
+        for edge in graph.edges:
+            if edge.label:
+                edge_labels.setdefault((edge.source, edge.target), []).append(edge.label)
         for unit in units:
             unit.head.predecessors = {p.tail.task_id: p.names[0] for p in preds[id(unit)]}
             unit.tail.successors = {name: s.head.task_id for s in succs[id(unit)] for name in s.names}
@@ -181,6 +185,13 @@ class _Compiler:
                 s.head.task_id for s in succs[id(unit)] if preds[id(s)] == [unit]]
             for target in succs[id(unit)]:
                 unit.tail >> target.head
+                label = _edge_label(edge_labels, unit.names, target.names)
+                if label:  # why the edge exists (a Choice rule, Default, a Catch), as the state machine says
+                    from airflow.sdk import Label
+
+                    # on the task-to-task edge itself: ``tail >> Label >> head`` would re-aim an edge
+                    # between TaskGroups at the whole groups (every root/leaf of them)
+                    Label(label).add_edge_info(unit.tail.dag, unit.tail.task_id, target.head.task_id)
             if not scope.nested:
                 unit.tail.ends_execution = any(state_ends_execution(machine["States"][n]) for n in unit.names)
         return of, start_unit
@@ -292,6 +303,16 @@ class _Compiler:
             token, n = f"{base}_{n}", n + 1
         self.root_taken.add(token)
         return token
+
+
+def _edge_label(edge_labels: dict[tuple[str, str], list[str]], sources: list[str], targets: list[str]) -> str:
+    """The Airflow edge's label: the labels of the ASL transitions it stands for (``$.x > 5``,
+    ``Default``, ``catch: States.ALL``), joined when several lead the same way; "" for plain ``Next``."""
+    labels: list[str] = []
+    for source in sources:
+        for target in targets:
+            labels.extend(x for x in edge_labels.get((source, target), ()) if x not in labels)
+    return " | ".join(labels)
 
 
 def state_ends_execution(state: dict[str, Any]) -> bool:

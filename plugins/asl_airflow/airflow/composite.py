@@ -21,7 +21,9 @@ count) and the task asks, through the Task SDK, whether one of them ended ``fail
   ``AslDeadlineTrigger``, which asks every ``[asl_airflow] stop_poll_interval`` seconds and fires a
   stop event; the task records its ``<Type>StateAborted`` event and ends skipped. Under
   ``dag.test()``, which runs one task at a time and each trigger inline (a deferred branch would block
-  its siblings), a branch's Waits are rescheduled instead and look again at each run.
+  its siblings), a branch's Waits are rescheduled instead and look again at each run;
+- while waiting in the worker (a Wait shorter than ``min_defer_seconds``, a region's retry delay):
+  the sleep is cut in slices of ``stop_poll_interval`` with the same question between them.
 
 The join keeps ``all_done``: with the branches stopped within a poll interval, it runs at once. It
 replays the records through the interpreter's race (:mod:`asl_airflow.asl.race`): a stopped branch
@@ -385,12 +387,36 @@ class AslRegionOperator(AslStateOperator):
         progress.pop("until", None)
         return self._run(context, progress)
 
+    def _watching_sleep(self, context: Any, interpreter: Interpreter, stop: dict[str, int]) -> Any:
+        """``time.sleep`` in slices of ``[asl_airflow] stop_poll_interval``, raising
+        :class:`~asl_airflow.asl.race.BranchStopped` (the interpreter then writes the waiting state's
+        ``...StateAborted``) as soon as a sibling branch failed; ``stop["at"]``: the events before it."""
+        import time
+
+        from asl_airflow.airflow.triggers import stop_poll_interval
+
+        def sleep(seconds: float) -> None:
+            end = time.monotonic() + max(seconds, 0.0)
+            while True:
+                if self.parallel_failed(context):
+                    stop["at"] = len(interpreter.history.events)
+                    raise race.BranchStopped()
+                left = end - time.monotonic()
+                if left <= 0:
+                    return
+                time.sleep(min(left, stop_poll_interval()))
+
+        return sleep
+
     def _run(self, context: Any, progress: dict[str, Any]) -> Any:
         deadline = self.execution_deadline(context)
         invoker = _invoker(self.aws_conn_id, self.region_name, self.state_machine_name)
         interpreter = Interpreter({"QueryLanguage": self.query_language}, invoker,
                                   deadline=deadline.timestamp() if deadline is not None else None)
         interpreter.history.events = progress["events"]
+        stop: dict[str, int] = {}
+        if self.stop_watch:  # waits in the worker (short Waits, retry delays) watch the siblings too
+            interpreter.sleep = self._watching_sleep(context, interpreter, stop)
         name, data, variables = progress["name"], progress["data"], progress["variables"] or {}
         execution = execution_info(context, self.state_machine_name)
         try:
@@ -435,6 +461,11 @@ class AslRegionOperator(AslStateOperator):
         except asl_errors.ExecutionStopped as exc:  # the history limit: FAILED whatever Catch says
             self.fail_execution(context, AslError(exc.error or asl_errors.RUNTIME, exc.cause),
                                 interpreter.history.events)
+        except race.BranchStopped:  # a sibling branch failed while the region waited in the worker
+            events = interpreter.history.events
+            self.push_record(context, None, None, None, events, stopped=len(events) - stop.get("at", len(events)))
+            raise AirflowSkipException(f"{self.state_name!r} stopped: a branch of its Parallel failed, "
+                                       "and Step Functions stops the other branches") from None
         return self.finish(context, states.Outcome(data, name, variables), interpreter.history.events, exited=False)
 
 

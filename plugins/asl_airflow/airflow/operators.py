@@ -362,9 +362,19 @@ class AslStateOperator(BaseOperator):
         if self.stop_watch and inline_triggers(context):
             reschedule_until(moment)
         if not defers(context, moment, self.execution_deadline(context)):  # shorter than min_defer_seconds
-            time.sleep(max((moment - datetime.now(UTC)).total_seconds(), 0.0))
+            self.sleep_until(context, moment, events)
             return self.resume_wait(context)
         self.defer(trigger=self.guard(context, DateTimeTrigger(moment=moment)), method_name="resume_wait")
+
+    def sleep_until(self, context: Any, moment: datetime, events: list[dict[str, Any]]) -> None:
+        """Wait in the worker until ``moment``; inside a Parallel branch, in slices of
+        ``[asl_airflow] stop_poll_interval``, stopping (:meth:`stop_branch`) when a sibling fails."""
+        from asl_airflow.airflow.triggers import stop_poll_interval
+
+        while (left := (moment - datetime.now(UTC)).total_seconds()) > 0:
+            if self.parallel_failed(context):
+                self.stop_branch(context, events)
+            time.sleep(min(left, stop_poll_interval()) if self.stop_watch else left)
 
     def _waiting(self, context: Any) -> dict[str, Any] | None:
         """This try's Wait in progress, when the task runs again after :func:`reschedule_until`."""

@@ -7,6 +7,7 @@ This sits between parsing and rendering (as in astronomer-cosmos): the Airflow c
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,12 +41,12 @@ class StateGraph:
         for name, state in machine["States"].items():
             if state.get("Next"):
                 graph.edges.append(Edge(name, state["Next"], "next"))
-            for i, rule in enumerate(state.get("Choices", [])):
-                graph.edges.append(Edge(name, rule["Next"], "choice", f"rule {i + 1}"))
+            for rule in state.get("Choices", []):
+                graph.edges.append(Edge(name, rule["Next"], "choice", rule_text(rule)))
             if state.get("Default"):
-                graph.edges.append(Edge(name, state["Default"], "default", "default"))
+                graph.edges.append(Edge(name, state["Default"], "default", "Default"))
             for catcher in state.get("Catch", []):
-                graph.edges.append(Edge(name, catcher["Next"], "catch", "catch " + ",".join(catcher["ErrorEquals"])))
+                graph.edges.append(Edge(name, catcher["Next"], "catch", catch_text(catcher)))
         return graph
 
     def _adjacency(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -132,6 +133,52 @@ class StateGraph:
         return out
 
 
+#: the comparison operators of a JSONPath Choice rule, as they read in a diagram
+_OPERATORS = (("GreaterThanEquals", ">="), ("LessThanEquals", "<="), ("GreaterThan", ">"), ("LessThan", "<"),
+              ("Equals", "=="), ("Matches", "matches"))
+#: a diagram label stays short; the full rule is in the state's ASL
+MAX_RULE_TEXT = 60
+
+
+def catch_text(catcher: dict[str, Any]) -> str:
+    """A Catch edge's label, e.g. ``catch: States.ALL``."""
+    return "catch: " + ", ".join(str(e) for e in catcher.get("ErrorEquals", []))
+
+
+def _condition(rule: dict[str, Any]) -> str:
+    if "Condition" in rule:  # JSONata: the expression itself
+        return str(rule["Condition"]).removeprefix("{%").removesuffix("%}").strip()
+    if "And" in rule or "Or" in rule:
+        word = " and " if "And" in rule else " or "
+        parts = rule.get("And") or rule.get("Or") or []
+        return "(" + word.join(_condition(p) for p in parts) + ")"
+    if "Not" in rule:
+        return "not " + _condition(rule["Not"])
+    variable = str(rule.get("Variable", "$"))
+    for key, value in rule.items():
+        if key in ("Variable", "Next", "Comment", "Assign", "Output"):
+            continue
+        if key.startswith("Is"):  # IsPresent, IsNull, IsString, ...: a test of the variable itself
+            what = key[2:].lower()
+            return f"{variable} is {'' if value else 'not '}{what}"
+        path = key.endswith("Path")
+        stem = key.removesuffix("Path")
+        for suffix, symbol in _OPERATORS:
+            if stem.endswith(suffix):
+                shown = value if path else json.dumps(value, ensure_ascii=False)
+                return f"{variable} {symbol} {shown}"
+    return variable
+
+
+def rule_text(rule: dict[str, Any]) -> str:
+    """A short text of a Choice rule for an edge label (``$.x > 5``, ``($.a == "x" and not $.b is null)``):
+    why the edge exists, readable in a graph; cut at :data:`MAX_RULE_TEXT` characters."""
+    text = _condition(rule)
+    if text.startswith("(") and text.endswith(")") and ("And" in rule or "Or" in rule):
+        text = text[1:-1]
+    return text if len(text) <= MAX_RULE_TEXT else text[:MAX_RULE_TEXT - 1] + "…"
+
+
 def short_hash(text: str) -> str:
     """Eight hex digits of SHA-1: stable across parses and Python processes (``hash()`` is salted)."""
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
@@ -196,7 +243,8 @@ def mermaid(machine: dict[str, Any]) -> str:
                 lines.append(f"{indent}{ids[name]}{shape[0]}{label}{shape[1]}")
         for edge in graph.edges:
             arrow = "-.->" if edge.kind == "catch" else "-->"
-            label = f"|{edge.label}|" if edge.label else ""
+            text = edge.label.replace('"', "#quot;")
+            label = f'|"{text}"|' if edge.label else ""
             lines.append(f"{indent}{ids[edge.source]} {arrow}{label} {ids[edge.target]}")
         return ids[sub["StartAt"]], ids
 

@@ -224,6 +224,22 @@ def _to_jsonata(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=4096)
+def _names(source: str) -> frozenset[str] | None:
+    """The ``$names`` an expression mentions; None when it may reach variables by a computed name."""
+    if "$eval" in source:
+        return None
+    return frozenset(re.findall(r"\$(\w+)", source))
+
+
+def _uses(source: str, name: str) -> bool:
+    """Whether evaluating ``source`` may read the variable ``name``: only those are converted for
+    jsonata-python (converting the whole input and every variable for each expression made a loop
+    over a large or deep input quadratic)."""
+    names = _names(source)
+    return names is None or name in names
+
+
 def evaluate(expr: str, states: dict[str, Any], variables: dict[str, Any] | None, field: str = "") -> Any:
     """Evaluate one ``{% ... %}`` string; an undefined result is States.QueryEvaluationError."""
     source = expr[2:-2].strip()
@@ -233,8 +249,9 @@ def evaluate(expr: str, states: dict[str, Any], variables: dict[str, Any] | None
         raise errors.AslError(
             errors.QUERY_EVALUATION_ERROR, f"The JSONata expression '{source}' is invalid: {exc}"
         ) from exc
-    bindings = {k: _to_jsonata(v) for k, v in (variables or {}).items()}
-    bindings["states"] = _to_jsonata(states)
+    bindings = {k: _to_jsonata(v) for k, v in (variables or {}).items() if _uses(source, k)}
+    if _uses(source, "states"):
+        bindings["states"] = _to_jsonata(states)
     budget = _Budget(source)
     bindings["__evaluate_entry"] = budget.entry
     bindings["__evaluate_exit"] = budget.exit

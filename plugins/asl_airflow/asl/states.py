@@ -565,8 +565,10 @@ def map_batches(state: dict[str, Any], raw_input: Any, inputs: list[Any], env: S
 
 
 def map_output(state: dict[str, Any], raw_input: Any, results: list[Any], env: StateEnv, ql: str) -> Outcome:
-    """The Map state's outcome from its iterations' outputs (in item order)."""
-    output, variables = apply_result(state, raw_input, list(results), env, ql)
+    """The Map state's outcome from its iterations' outputs (in item order), or from what a
+    ResultWriter returned in their place (``{"MapRunArn", "ResultWriterDetails"}``)."""
+    output, variables = apply_result(state, raw_input, list(results) if isinstance(results, list | tuple) else results,
+                                     env, ql)
     return Outcome(output, next_of(state), variables)
 
 

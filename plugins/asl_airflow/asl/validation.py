@@ -579,12 +579,30 @@ class _Validator:
                     self.report(_ptr(*base, "Label"), f"Label contains invalid characters {bad!r}; use letters, "
                                                       "digits, - and _")
         reader = state.get("ItemReader")
-        if reader is not None:
+        if "ItemReader" in state:
             if not isinstance(reader, dict) or not isinstance(reader.get("Resource"), str):
                 self.report(_ptr(*base, "ItemReader"), "ItemReader needs a Resource")
-        writer = state.get("ResultWriter")
-        if writer is not None and not isinstance(writer, dict):
+            elif "ReaderConfig" in reader:
+                config = reader["ReaderConfig"]
+                if not isinstance(config, dict):
+                    self.report(_ptr(*base, "ItemReader", "ReaderConfig"), "ReaderConfig must be an object")
+                else:
+                    self.number_or_path(config, (*base, "ItemReader", "ReaderConfig"), ql, "MaxItems", 0)
+        if "ResultWriter" in state and not isinstance(state["ResultWriter"], dict):
             self.report(_ptr(*base, "ResultWriter"), "ResultWriter must be an object")
+        if "ItemBatcher" in state:
+            batcher = state["ItemBatcher"]
+            here = (*base, "ItemBatcher")
+            if not isinstance(batcher, dict):
+                self.report(_ptr(*here), "ItemBatcher must be an object")
+            else:
+                self.number_or_path(batcher, here, ql, "MaxItemsPerBatch", 1)
+                self.number_or_path(batcher, here, ql, "MaxInputBytesPerBatch", 1)
+                if "BatchInput" in batcher and not isinstance(batcher["BatchInput"], dict) and not (
+                        ql == JSONATA and jsonata_eval.is_expression(batcher["BatchInput"])):
+                    self.report(_ptr(*here, "BatchInput"), "BatchInput must be an object")
+                elif "BatchInput" in batcher:
+                    (self.template if ql == JSONPATH else self.jsonata)(batcher["BatchInput"], (*here, "BatchInput"))
 
     # -- Retry and Catch --------------------------------------------------------------------------
 

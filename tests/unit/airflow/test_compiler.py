@@ -35,7 +35,7 @@ def test_one_task_per_state_with_state_names_as_display_names():
         "Pipeline_failed": "Pipeline failed",
     }
     assert all(isinstance(t, AslStateOperator) for t in dag.tasks)
-    assert "asl" in dag.tags and "mermaid" in dag.doc_md
+    assert "asl" in dag.tags and "/asl-airflow/definitions/ml/diagram.svg" in dag.doc_md
 
 
 def test_graph_mirrors_the_state_machine():
@@ -155,3 +155,18 @@ def test_parallel_with_retry_and_map_inside_map_run_as_one_region_task():
     dag = asl_dag(machine, dag_id="x")
     assert isinstance(dag.get_task("P"), AslRegionOperator)
     assert isinstance(dag.get_task("M.items.Inner"), AslRegionOperator)
+
+
+@pytest.mark.parametrize("timeout,expected", [
+    ("{% 5 %}", None),  # JSONata: evaluated per run (states.task_timeouts), not at parse
+    (99_999_999, timedelta(seconds=99_999_999)),  # AWS's largest compiles
+    (30, timedelta(seconds=30)),
+])
+def test_task_timeout_seconds_compiles_whatever_its_form(timeout, expected):
+    machine = {"QueryLanguage": "JSONata", "StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Arguments": {"FunctionName": "f"},
+        "TimeoutSeconds": timeout, "End": True,
+        "Retry": [{"ErrorEquals": [f"E{i}"], "MaxAttempts": 99_999_999} for i in range(30)]}}}
+    task = asl_dag(machine, dag_id="x").get_task("T")
+    assert task.execution_timeout == expected
+    assert task.retries <= 2**31 - 2  # the metadata DB keeps tries in a 32-bit column

@@ -152,3 +152,62 @@ def test_join_of_a_stopped_parallel_records_parallel_state_aborted() -> None:
     assert isinstance(exc, BranchStopped)
     assert types == ["ParallelStateEntered", "ParallelStateStarted", "WaitStateEntered", "WaitStateAborted",
                      "ParallelStateAborted"]
+
+
+def _context(pushed: dict[str, Any]) -> dict[str, Any]:
+    from types import SimpleNamespace
+
+    ti = SimpleNamespace(map_index=-1, dag_id="d", run_id="r", try_number=1,
+                         xcom_push=lambda key, value: pushed.update({key: value}))
+    dag_run = SimpleNamespace(dag_id="d", run_id="r", conf={}, start_date=datetime.now(UTC), logical_date=None,
+                              triggering_user_name=None)
+    store = SimpleNamespace(get=lambda key: None, set=lambda key, value: None)
+    return {"ti": ti, "dag_run": dag_run, "task_state_store": store}
+
+
+def _failing_after(monkeypatch: pytest.MonkeyPatch, cls: type, looks: int) -> list[int]:
+    asked: list[int] = []
+
+    def failed(self: Any, context: Any) -> bool:
+        asked.append(1)
+        return len(asked) >= looks
+
+    monkeypatch.setattr(cls, "parallel_failed", failed)
+    monkeypatch.setattr(triggers, "stop_poll_interval", lambda: 0.05)
+    return asked
+
+
+def test_a_wait_in_the_worker_stops_when_a_sibling_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+    from asl_airflow.airflow.operators import AslStateOperator
+
+    op = AslStateOperator(task_id="w", state_name="W", state={"Type": "Wait", "Seconds": 3, "End": True})
+    op.stop_watch = [{"task_ids": ["x"], "mapped": False}]
+    asked = _failing_after(monkeypatch, AslStateOperator, 3)
+    pushed: dict[str, Any] = {}
+    started = datetime.now(UTC)
+    with pytest.raises(AirflowSkipException):
+        op.sleep_until(_context(pushed), started + timedelta(seconds=3), [{"type": "WaitStateEntered"}])
+    assert (datetime.now(UTC) - started).total_seconds() < 2 and len(asked) == 3
+    record = pushed["asl_state"]
+    assert record["stopped"] == 1 and [e["type"] for e in record["events"]] == ["WaitStateEntered",
+                                                                                 "WaitStateAborted"]
+
+
+def test_a_polling_loop_region_stops_when_a_sibling_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+    from asl_airflow.airflow.composite import AslRegionOperator
+
+    doc = json.loads(SAMPLE.read_text())["States"]["Wait Either For Process Completion Or Timeout"]["Branches"][1]
+    members = ["Get Process1 Completion Status", "Check If Process1 Completed", "Wait Before Getting Process 1 Status"]
+    region = AslRegionOperator(task_id="loop", members=members, machine_states=doc["States"])
+    region.stop_watch = [{"task_ids": ["x"], "mapped": False}]
+    monkeypatch.setattr("asl_airflow.airflow.composite.defers", lambda *a: False)  # the 5 s Wait in the worker
+    _failing_after(monkeypatch, AslRegionOperator, 4)
+    pushed: dict[str, Any] = {}
+    progress = {"name": members[0], "data": {}, "variables": {}, "events": [], "waited": False}
+    with pytest.raises(AirflowSkipException):
+        region._run(_context(pushed), progress)
+    record = pushed["asl_state"]
+    assert record["stopped"] == 1
+    assert [e["type"] for e in record["events"]][-3:] == ["ChoiceStateExited", "WaitStateEntered", "WaitStateAborted"]

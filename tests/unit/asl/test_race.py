@@ -168,3 +168,22 @@ def test_a_branch_that_cannot_wait_still_stops_the_waiting_ones() -> None:
     assert (result.error, slept) == ("Now", [])
     assert [e["type"] for e in result.history][-4:] == ["FailStateEntered", "WaitStateAborted", "ParallelStateFailed",
                                                         "ExecutionFailed"]
+
+
+def test_the_machine_timeout_ends_a_race_quietly() -> None:
+    now = [1000.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    doc = {"TimeoutSeconds": 10, "StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 5, "End": True}}},
+        {"StartAt": "B", "States": {"B": {"Type": "Wait", "Seconds": 20, "End": True}}}]}}}
+    before = threading.active_count()
+    result = Interpreter(doc, sleep=sleep, clock=lambda: now[0]).execute({})
+    assert (result.status, result.error) == ("TIMED_OUT", "States.Timeout")
+    assert now[0] == 1010.0  # 5 s, then the 5 s left: the branches waited side by side
+    # A's wait ended, B was still waiting when the execution timed out: no aborted events then
+    assert [e["type"] for e in result.history][3:] == ["WaitStateEntered", "WaitStateEntered", "WaitStateExited",
+                                                       "ExecutionTimedOut"]
+    assert threading.active_count() == before

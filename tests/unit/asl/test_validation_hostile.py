@@ -202,3 +202,18 @@ def test_any_value_in_any_task_field_never_raises(field: str, value: Any) -> Non
     doc = machine(A=task(**{field: value}))
     found = validate(doc, "m.asl.json")
     assert not any("could not be checked" in p for p in found), found
+
+
+@pytest.mark.parametrize("fields,pointer,words", [
+    ({"ItemBatcher": 5}, "/States/M/ItemBatcher", "must be an object"),
+    ({"ItemBatcher": {"MaxItemsPerBatch": "x"}}, "/States/M/ItemBatcher/MaxItemsPerBatch", "integer >= 1"),
+    ({"ItemBatcher": {"BatchInput": [1]}}, "/States/M/ItemBatcher/BatchInput", "must be an object"),
+    ({"ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": 3}},
+     "/States/M/ItemReader/ReaderConfig", "must be an object"),
+    ({"ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"MaxItems": -1}}},
+     "/States/M/ItemReader/ReaderConfig/MaxItems", "integer >= 0"),
+])
+def test_distributed_map_settings_of_the_wrong_type(fields: dict[str, Any], pointer: str, words: str) -> None:
+    doc = machine(M={"Type": "Map", "End": True, **fields, "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED"}, **machine(X={"Type": "Pass", "End": True})}})
+    assert_problem(problems_of(doc), pointer, words)
