@@ -45,12 +45,15 @@ READINGS = Asset(
 )
 CURATED_READINGS = Asset(name="lake.curated_iot_readings", uri=f"s3://{LAKE}/curated/iot/readings/")
 
+# ReadingRanges is a JSONata object literal: substitutions are textual (as SAM's) and land inside a
+# JSON string, so it has no double quotes
+SUBSTITUTIONS = {"partition": "aws", "LakeBucket": LAKE,
+                 "ReadingRanges": "{" + ", ".join(f"'{k}': [{lo}, {hi}]" for k, (lo, hi) in RANGES.items()) + "}"}
+
 dag = asl_dag(
     INCLUDE / "asl" / "iot_ingestion.asl.json",
     dag_id="iot_ingestion",
-    # a JSONata object literal: substitutions are textual (as SAM's), inside a JSON string, so no double quotes
-    substitutions={"partition": "aws", "LakeBucket": LAKE,
-                   "ReadingRanges": "{" + ", ".join(f"'{k}': [{lo}, {hi}]" for k, (lo, hi) in RANGES.items()) + "}"},
+    substitutions=SUBSTITUTIONS,
     region_name=os.environ.get("ASL_AWS_REGION", "us-east-1"),
     schedule=[READINGS],
     max_active_runs=4,

@@ -36,20 +36,22 @@ CLICKSTREAM = Asset(
 )
 SCORED = Asset(name="lake.realtime_scored_events", uri=f"s3://{LAKE}/realtime/scored/")
 
+SUBSTITUTIONS = {
+    "partition": "aws",
+    "ScoringEndpoint": os.environ.get("ASL_SCORING_ENDPOINT", "asl-airflow-fraud-scorer"),
+    "DeliveryStream": os.environ.get("ASL_FIREHOSE_STREAM", "asl-airflow-scored-events"),
+    "BufferSeconds": os.environ.get("ASL_FIREHOSE_BUFFER_SECONDS", "60"),
+    "RedshiftCluster": "asl-airflow-dw",
+    "RedshiftDatabase": "analytics",
+    "RedshiftDbUser": "etl",
+    "CopyJob": "realtime_scored_events",
+    "PollSeconds": os.environ.get("ASL_POLL_SECONDS", "60"),
+}
+
 dag = asl_dag(
     INCLUDE / "asl" / "realtime_scoring.asl.json",
     dag_id="realtime_scoring",
-    substitutions={
-        "partition": "aws",
-        "ScoringEndpoint": os.environ.get("ASL_SCORING_ENDPOINT", "asl-airflow-fraud-scorer"),
-        "DeliveryStream": os.environ.get("ASL_FIREHOSE_STREAM", "asl-airflow-scored-events"),
-        "BufferSeconds": os.environ.get("ASL_FIREHOSE_BUFFER_SECONDS", "60"),
-        "RedshiftCluster": "asl-airflow-dw",
-        "RedshiftDatabase": "analytics",
-        "RedshiftDbUser": "etl",
-        "CopyJob": "realtime_scored_events",
-        "PollSeconds": os.environ.get("ASL_POLL_SECONDS", "60"),
-    },
+    substitutions=SUBSTITUTIONS,
     region_name=REGION,
     schedule=[CLICKSTREAM],
     max_active_runs=4,

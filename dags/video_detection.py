@@ -37,15 +37,17 @@ FRAMES = Asset(
 )
 DETECTIONS = Asset(name="lake.video_detections", uri=f"s3://{LAKE}/raw/video/detections/")
 
+SUBSTITUTIONS = {
+    "partition": "aws",
+    "LakeBucket": LAKE,
+    "DetectionsStream": os.environ.get("ASL_DETECTIONS_STREAM", "asl-airflow-detections"),
+    "MinConfidence": os.environ.get("ASL_MIN_CONFIDENCE", "70"),
+}
+
 dag = asl_dag(
     INCLUDE / "asl" / "video_detection.asl.json",
     dag_id="video_detection",
-    substitutions={
-        "partition": "aws",
-        "LakeBucket": LAKE,
-        "DetectionsStream": os.environ.get("ASL_DETECTIONS_STREAM", "asl-airflow-detections"),
-        "MinConfidence": os.environ.get("ASL_MIN_CONFIDENCE", "70"),
-    },
+    substitutions=SUBSTITUTIONS,
     region_name=REGION,
     schedule=[FRAMES],
     max_active_runs=4,

@@ -57,12 +57,14 @@ def seed(endpoint: str, region: str) -> dict[str, str]:
     kinesis = aws.client("kinesis", endpoint_url=endpoint)
     if DETECTIONS not in kinesis.list_streams().get("StreamNames", []):
         kinesis.create_stream(StreamName=DETECTIONS, ShardCount=1)
+    # the sample frames go in before the notifications are configured: they are make run's input
+    # (include/samples/), not news for the watcher, which starts on an empty queue
+    for key in SAMPLE_FRAMES:
+        s3.put_object(Bucket=lake.LAKE, Key=key, Body=FRAME, ContentType="image/jpeg")
     sqs = aws.client("sqs", endpoint_url=endpoint)
     url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     s3.put_bucket_notification_configuration(Bucket=lake.LAKE, NotificationConfiguration={
         "QueueConfigurations": [{"Id": "video-frames", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"],
                                  "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": FRAMES_PREFIX}]}}}]})
-    for key in SAMPLE_FRAMES:
-        s3.put_object(Bucket=lake.LAKE, Key=key, Body=FRAME, ContentType="image/jpeg")
     return {"ASL_VIDEO_FRAMES_QUEUE_URL": url}

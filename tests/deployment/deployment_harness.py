@@ -267,7 +267,8 @@ class Deployment:
         if self.executor == "CeleryExecutor":
             env.update({
                 "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}",
-                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + pg_url(self.database).replace("+psycopg2", ""),
+                # the driver named: SQLAlchemy's default PostgreSQL driver is psycopg 3, not installed
+                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + pg_url(self.database),
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": os.environ.get("ASL_DEPLOY_PARALLELISM", "8"),
                 "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "21600",
             })
@@ -341,8 +342,15 @@ class Deployment:
 
     # -- API -----------------------------------------------------------------------------------------
 
-    def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        return http(method, f"{self.base}/api/v2{path}", body, token=self.jwt)
+    def api(self, method: str, path: str, body: Any = None, tries: int = 5) -> tuple[int, Any]:
+        """One REST call; a call the busy API server did not answer in time is made again (every
+        call made here is idempotent: runs are triggered with their own ``dag_run_id``)."""
+        for attempt in range(tries):
+            status, answer = http(method, f"{self.base}/api/v2{path}", body, token=self.jwt, timeout=120)
+            if status != 0 and status < 500:
+                return status, answer
+            time.sleep(2 * (attempt + 1))
+        return status, answer
 
     def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 300) -> None:
         wanted = set(dag_ids)
@@ -359,10 +367,14 @@ class Deployment:
             raise TimeoutError(f"{exc}; import errors: {errors}") from None
 
     def trigger(self, dag_id: str, conf: Any = None) -> Run:
-        status, body = self.api("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
+        run_id = f"deploy__{dag_id}__{secrets.token_hex(6)}"
+        status, body = self.api("POST", f"/dags/{dag_id}/dagRuns",
+                                {"dag_run_id": run_id, "logical_date": None, "conf": conf or {}})
+        if status == 409:  # an earlier try of this call created it, and its answer was lost
+            status = 200
         if status != 200:
             raise RuntimeError(f"trigger {dag_id}: HTTP {status} {body}")
-        return Run(dag_id, body["dag_run_id"], conf)
+        return Run(dag_id, run_id, conf)
 
     def runs_of(self, dag_id: str) -> list[dict[str, Any]]:
         status, body = self.api("GET", f"/dags/{dag_id}/dagRuns?limit=100")

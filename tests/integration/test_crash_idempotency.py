@@ -209,8 +209,8 @@ def _jobs(name: str, stack, res: dict) -> list[str]:
         return [j["jobId"] for j in jobs]
     if name == "athena":
         athena = c("athena")
-        ids = athena.list_query_executions(WorkGroup="primary")["QueryExecutionIds"]
-        queries = athena.batch_get_query_execution(QueryExecutionIds=ids)["QueryExecutions"] if ids else []
+        ids = athena.list_query_executions(WorkGroup="primary")["QueryExecutionIds"]  # (moto: no BatchGet)
+        queries = [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in ids]
         return [q["QueryExecutionId"] for q in queries if q["Query"] == f"SELECT '{tag}'"]
     if name == "emr-serverless":
         runs = c("emr-serverless").list_job_runs(applicationId=res["app"])["jobRuns"]

@@ -300,7 +300,7 @@ def test_glue_jobs(jobs_run, jobs):
     sync = out["job_sync"]
     assert sync["JobName"] == jobs["job"]
     assert sync["JobRunState"] == "SUCCEEDED"
-    assert sync["Arguments"]["--day"] == "2024-01-01"
+    assert sync["Arguments"] == {"--day": "2024-01-01"}  # as given: nothing added (no --airflow_task_uuid)
     assert isinstance(sync["StartedOn"], int)
     assert out["job_error"]["Error"] == "Glue.EntityNotFoundException"
 

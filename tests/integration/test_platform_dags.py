@@ -159,3 +159,42 @@ def test_bad_raw_data_fails_the_check_and_does_not_start_the_batch_layer(local_s
                  "expect_column_values_to_not_be_null column 'customer_id'",
                  "expect_column_values_to_be_in_set column 'currency'"):
         assert line in log
+
+
+def _iot_keys(s3, prefix: str) -> dict[str, list[dict]]:
+    """batch folder -> the readings in it, under a prefix of the lake."""
+    found: dict[str, list[dict]] = {}
+    for obj in s3.list_objects_v2(Bucket="asl-airflow-lake", Prefix=prefix).get("Contents", []):
+        body = s3.get_object(Bucket="asl-airflow-lake", Key=obj["Key"])["Body"].read().decode()
+        found[obj["Key"].split("/")[-2]] = [json.loads(line) for line in body.splitlines() if line.strip()]
+    return found
+
+
+def test_iot_bad_readings_never_reach_the_curated_zone(local_stack, tmp_path):
+    """The machine quarantines readings that break the contract; GX stops a batch with a reading the
+    machine's rules let through (a device id outside the fleet's pattern), so nothing of it is curated."""
+    s3 = local_stack.client("s3")
+    env = _airflow_env(local_stack, tmp_path)
+    sample = json.loads(devstack.sample_input("iot_ingestion").read_text())
+    good = _dags_test(env, "iot_ingestion", sample)
+    assert good["status"] == "SUCCEEDED", good["log"][-3000:]
+    batch = f"batch={good['output']['batch']}"
+    curated, rejected = _iot_keys(s3, "curated/iot/readings/"), _iot_keys(s3, "raw/iot/rejected/")
+    readings = [m["payload"] for m in sample[0]["messages"]]
+    bad_ids = {"dev-000-sample-000004", "dev-001-sample-000009"}  # 900 °C; humidity "n/a"
+    assert {r["reading_id"] for r in rejected[batch]} == bad_ids
+    assert {r["reading_id"] for r in curated[batch]} == {r["reading_id"] for r in readings} - bad_ids
+    assert len(curated[batch]) == len({r["reading_id"] for r in readings}) - 2  # the redelivery counted once
+
+    odd = [dict(readings[1], reading_id="dev-x-1", device_id="camera-7")]
+    blocked = _dags_test(env, "iot_ingestion", [{"messages": [{"topic": "asl/sensors/camera-7/telemetry",
+                                                                "payload": r} for r in odd]}])
+    statuses = {s["task_id"]: s["status"] for s in blocked["states"]}
+    assert statuses["Land_readings"] == "success" and statuses["validate_iot_readings"] == "failed"
+    assert statuses["promote_iot_readings"] in ("upstream_failed", "skipped")
+    seen = _probe(env, "iot_ingestion", blocked["run_id"], "validate_iot_readings")
+    assert ("expect_column_values_to_match_regex", "device_id") in {(f["type"], f["column"])
+                                                                    for f in seen["report"]["failed"]}
+    assert seen["events"] == []
+    assert not any(r["reading_id"] == "dev-x-1" for rows in _iot_keys(s3, "curated/iot/readings/").values()
+                   for r in rows)

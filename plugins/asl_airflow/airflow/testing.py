@@ -65,7 +65,6 @@ def test_dag(dag_id: str, conf: Any = None, with_history: bool = True) -> dict[s
     """Run the DAG once through ``dag.test()`` and return the execution view (status, output, history, states)."""
     from asl_airflow.airflow.results import execution_result
 
-    serve_one_api_version()
     dag = load_dag(dag_id)
     from asl_airflow.airflow.operators import run_conf
 

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from asl_airflow.asl.errors import error_matches
+from asl_airflow.asl.errors import RUNTIME, error_matches
 
 DEFAULT_INTERVAL_SECONDS = 1
 DEFAULT_MAX_ATTEMPTS = 3
@@ -57,7 +57,13 @@ def retry_delay(retrier: dict[str, Any], attempt: int, rng: random.Random | None
 def next_retry(
     retriers: list[dict[str, Any]], error: str, counters: list[int], rng: random.Random | None = None
 ) -> RetryStep:
-    """Decide whether ``error`` is retried; increments ``counters`` in place when it is."""
+    """Decide whether ``error`` is retried; increments ``counters`` in place when it is.
+
+    ``States.Runtime`` is never retried, even when a retrier names it: AWS documents it as not
+    retriable (it always fails the execution). Retrying it would also loop without end, since a
+    failed Parameters evaluation writes no history event that the 25,000-event quota could count."""
+    if error == RUNTIME:
+        return RetryStep(None, None)
     for index, retrier in enumerate(retriers):
         if not error_matches(retrier.get("ErrorEquals", []), error):
             continue

@@ -133,13 +133,19 @@
     });
   }
 
+  var polls = 0;
+
   function poll() {
     if (model.describe.status !== "RUNNING") return;
+    polls += 1;
     Promise.all([
       fetch(base + "/describe", {credentials: "same-origin", cache: "no-store"}).then(function (r) { return r.json(); }),
       fetch(base + "/history", {credentials: "same-origin", cache: "no-store"}).then(function (r) { return r.json(); })
     ]).then(function (answers) {
-      var changed = answers[0].status !== model.describe.status || answers[1].events.length !== model.rows.length;
+      // a state's events arrive when its task ends; every few polls the page is re-read anyway, for
+      // the states that started meanwhile (RUNNING comes from Airflow's task instances)
+      var changed = answers[0].status !== model.describe.status || answers[1].events.length !== model.rows.length ||
+        polls % 4 === 0;
       return changed ? refreshFromPage() : null;
     }).catch(function () { /* a missed poll: the next one tries again */ })
       .then(function () { setTimeout(poll, POLL_MS); });
