@@ -47,11 +47,12 @@ def forget(client_id: str) -> None:
 
 
 def through_trigger(sim, n: int) -> dict:
-    from asl_airflow.airflow.triggers_mqtt import MqttTrigger
+    from asl_airflow.airflow.triggers_mqtt import MqttTrigger, create_session
 
     name = f"asl-bench-{uuid.uuid4().hex[:8]}"
     prefix = f"asl-bench/{name}"
     items = sim.readings(devices=10, count=n, run=name)
+    create_session(f"{prefix}/+/telemetry", name, hostname=HOST, port=PORT)
 
     async def main() -> dict:
         agen = MqttTrigger(f"{prefix}/+/telemetry", name, hostname=HOST, port=PORT, batch_window=0.2).run()

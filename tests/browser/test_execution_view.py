@@ -106,6 +106,10 @@ def airflow(tmp_path_factory):
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
         "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        # a loaded CI machine: the tasks' calls to the execution API may wait on a busy API server
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
+        "AIRFLOW__WORKERS__EXECUTION_API_RETRIES": "10",
+        "AIRFLOW__CORE__PARALLELISM": "4",
     })
     shutil.copy(_template_db(env), home / "airflow.db")
     log = home / "standalone.log"
@@ -114,11 +118,32 @@ def airflow(tmp_path_factory):
                                 stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait("the API server", lambda: _request(f"{base}/api/v2/monitor/health"), 600, log)
+        _wait("the API server", lambda: _request(f"{base}/api/v2/monitor/health"), 1200, log)
         token = _request(f"{base}/auth/token", "POST", {"username": "admin", "password": password})["access_token"]
         yield {"base": base, "password": password, "token": token, "log": log, "home": home}
     finally:
-        devstack.stop(proc.pid)
+        _stop(proc.pid)
+
+
+def _stop(pid: int) -> None:
+    """Stop ``airflow standalone`` and its components: they run in process groups of their own, so
+    they are found as its children (by PID) before it goes."""
+    import psutil
+    from asl_airflow import devstack
+
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
+    devstack.stop(pid)
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(children, timeout=20)
+    for child in alive:
+        child.kill()
 
 
 @pytest.fixture(scope="module")

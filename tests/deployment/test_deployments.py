@@ -40,7 +40,8 @@ REPEAT = int(os.environ.get("ASL_DEPLOY_REPEAT", "1"))
 #: what LocalExecutor logs when the race of issue 9 item 1 fails a task
 RACE = "finished with state success, but the task instance's state attribute is"
 
-pytestmark = pytest.mark.timeout(1200)
+#: one deployment's whole test; a few minutes on an idle 2-core machine, far more on a busy one
+pytestmark = pytest.mark.timeout(int(os.environ.get("ASL_DEPLOY_TIMEOUT", "1800")))
 
 
 def _unique(cases):

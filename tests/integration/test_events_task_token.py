@@ -27,7 +27,7 @@ def routed(stack_env):
     return bus, sqs, url
 
 
-def _event(sqs, url: str, run: Run, timeout: float = 90) -> dict:
+def _event(sqs, url: str, run: Run, timeout: float = 300) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])

@@ -55,8 +55,13 @@ def simulator():
 @pytest.fixture
 def stream():
     """A topic prefix and client id of this test's own; the broker's session is removed afterwards."""
+    from asl_airflow.airflow.triggers_mqtt import create_session
+
     name = f"asl-test-{uuid.uuid4().hex[:10]}"
-    yield {"prefix": f"asl-test/{name}", "filter": f"asl-test/{name}/+/telemetry", "client_id": name}
+    stream = {"prefix": f"asl-test/{name}", "filter": f"asl-test/{name}/+/telemetry", "client_id": name}
+    # the session exists before anything is published, whenever the trigger gets to connect
+    create_session(stream["filter"], name, hostname=HOST, port=PORT)
+    yield stream
     import paho.mqtt.client as mqtt
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=name, clean_session=True)

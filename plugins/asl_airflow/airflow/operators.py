@@ -524,9 +524,13 @@ class AslTaskOperator(AslStateOperator):
         trigger = self.guard(context, deferred.trigger, deadline)
         if not inline_triggers(context) and (hold := min_defer_seconds()) > 0:
             # a trigger that fires at once must not resume the task before the scheduler has seen
-            # the deferral: its event is held until min_defer_seconds after now (AslHoldTrigger)
+            # the deferral: its event is held until min_defer_seconds after now (AslHoldTrigger);
+            # each Airflow try that re-runs this ASL attempt (a crash, or this race lost on a
+            # scheduler slower than the hold) holds twice as long, up to 5 minutes
             from asl_airflow.airflow.triggers import AslHoldTrigger
 
+            reruns = max(context["ti"].try_number - 1 - sum(progress.get("counters") or []), 0)
+            hold = min(hold * 2 ** min(reruns, 8), 300.0)
             trigger = AslHoldTrigger.wrap(trigger, datetime.now(UTC) + timedelta(seconds=hold))
         self.defer(trigger=trigger, method_name="resume_service", timeout=deferred.timeout)
 

@@ -35,7 +35,8 @@ _OPTIONS = {
         "deferring, and a deferred Task's trigger event is held until this long after the deferral. "
         "Below a few seconds a deferral can come back before the scheduler has processed it, and "
         "LocalExecutor then fails the task ('finished with state success, but the task instance's "
-        "state attribute is queued'). 0 always defers.", "float", "5"),
+        "state attribute is queued'). A re-run of the same attempt holds twice as long each time. "
+        "Raise it when the scheduler lags more than this behind its executor. 0 always defers.", "float", "5"),
     "task_token_poll_interval": _option(
         "Seconds between two looks of a .waitForTaskToken trigger for its callback.", "float", "2"),
     "reconnect_tries": _option(

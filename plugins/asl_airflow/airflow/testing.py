@@ -39,28 +39,6 @@ def load_dag(dag_id: str) -> Any:
     return bag.dags[dag_id]
 
 
-def serve_one_api_version() -> None:
-    """Make ``dag.test()``'s in-process execution API serve only the Task SDK's own API version.
-
-    ``dag.test()`` answers the task's calls with an in-process copy of Airflow's execution API,
-    whose first request builds the routes of every API version the server supports (nine in
-    Airflow 3.3, each through cadwyn's schema migration): measured, over half the CPU of an
-    ``asl-airflow run --engine airflow``. The only client here is this process's Task SDK, which
-    speaks one version, the newest, so one is built. Nothing changes when the server's newest
-    version is not the SDK's, or its head has pending changes: then every version is built.
-    """
-    try:
-        from airflow.api_fastapi.execution_api import versions
-        from airflow.sdk.api.datamodels._generated import API_VERSION
-        from cadwyn import HeadVersion, Version, VersionBundle
-    except ImportError:
-        return
-    bundle = versions.bundle
-    if bundle.versions[0].value != API_VERSION or bundle.head_version.changes or len(bundle.versions) == 1:
-        return
-    versions.bundle = VersionBundle(HeadVersion(), Version(API_VERSION))
-
-
 def test_dag(dag_id: str, conf: Any = None, with_history: bool = True) -> dict[str, Any]:
     """Run the DAG once through ``dag.test()`` and return the execution view (status, output, history, states)."""
     from asl_airflow.airflow.results import execution_result

@@ -156,42 +156,54 @@ class MqttStreamProducer(SharedStreamProducer):  # type: ignore[misc,valid-type]
                 self._client = None
 
     async def _batches(self, client: Any) -> AsyncIterator[tuple[dict[str, Any], list[int]]]:
+        """Batches of messages. The read of the next message is one task that outlives a batch's
+        time window (``asyncio.wait`` does not cancel it): cancelling a read that had just taken a
+        message off aiomqtt's queue would drop that message until the next connection."""
         k = self.kwargs
         size = int(k.get("batch_size", 100))
         window = float(k.get("batch_window", 1.0))
         max_bytes = int(k.get("max_batch_bytes", 128 * 1024))
         messages = aiter(client.messages)
-        pending: Any = None
-        while True:
-            first = pending if pending is not None else await anext(messages)
-            pending = None
-            batch, mids, used = [], [], 0
-            started = time.monotonic()
-            message = first
+        reading: asyncio.Future[Any] | None = None
+        carried: Any = None  # a message that did not fit the previous batch
+        try:
             while True:
-                record = {"topic": str(message.topic), "payload": decode_payload(message.payload),
-                          "qos": message.qos, "retain": bool(message.retain), "received_at": _now()}
-                cost = len(json.dumps(record, default=str))
-                if batch and used + cost > max_bytes:
-                    pending = message  # starts the next batch
-                    break
-                batch.append(record)
-                mids.append(message.mid)
-                used += cost
-                left = window - (time.monotonic() - started)
-                if len(batch) >= size or left <= 0:
-                    break
-                try:
-                    message = await asyncio.wait_for(anext(messages), timeout=left)
-                except TimeoutError:
-                    break
-            yield {
-                "broker": f"{k.get('hostname')}:{k.get('port')}",
-                "topic_filter": k["topic_filter"],
-                "client_id": k["client_id"],
-                "count": len(batch),
-                "messages": batch,
-            }, mids
+                batch: list[dict[str, Any]] = []
+                mids: list[int] = []
+                used, started = 0, None
+                while len(batch) < size:
+                    if carried is not None:
+                        message, carried = carried, None
+                    else:
+                        if reading is None:
+                            reading = asyncio.ensure_future(anext(messages))
+                        left = None if started is None else window - (time.monotonic() - started)
+                        if left is not None and left <= 0:
+                            break
+                        done, _ = await asyncio.wait({reading}, timeout=left)
+                        if not done:
+                            break
+                        message, reading = reading.result(), None
+                    record = {"topic": str(message.topic), "payload": decode_payload(message.payload),
+                              "qos": message.qos, "retain": bool(message.retain), "received_at": _now()}
+                    cost = len(json.dumps(record, default=str))
+                    if batch and used + cost > max_bytes:
+                        carried = message
+                        break
+                    batch.append(record)
+                    mids.append(message.mid)
+                    used += cost
+                    started = started if started is not None else time.monotonic()
+                yield {
+                    "broker": f"{k.get('hostname')}:{k.get('port')}",
+                    "topic_filter": k["topic_filter"],
+                    "client_id": k["client_id"],
+                    "count": len(batch),
+                    "messages": batch,
+                }, mids
+        finally:
+            if reading is not None:
+                reading.cancel()
 
     # -- acknowledgement ---------------------------------------------------------------------------
 
@@ -222,6 +234,34 @@ class MqttStreamProducer(SharedStreamProducer):  # type: ignore[misc,valid-type]
 
     async def aclose(self) -> None:
         self._client = None
+
+
+def create_session(topic_filter: str, client_id: str, *, hostname: str = "127.0.0.1", port: int = 1883,
+                   qos: int = 1, timeout: float = 10.0) -> None:
+    """Make the broker keep a persistent session with the subscription for ``client_id`` now.
+
+    Until the watcher's trigger first connects, the broker has no session to queue messages for:
+    what devices publish before then is not delivered to anyone. Run this once when deploying (or
+    before a test publishes) and the session exists from that moment, exactly as the trigger's own
+    connection makes it (MQTT 3.1.1, ``clean_session=False``, QoS ``qos``).
+    """
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    subscribed = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
+                         protocol=mqtt.MQTTv311)
+    client.on_subscribe = lambda *args: subscribed.set()
+    client.connect(hostname, port, keepalive=30)
+    client.loop_start()
+    try:
+        client.subscribe(topic_filter, qos=qos)
+        if not subscribed.wait(timeout):
+            raise TimeoutError(f"the broker at {hostname}:{port} did not acknowledge the subscription")
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def _log() -> Any:

@@ -80,14 +80,21 @@ class History:
     offset: int = 0
     limit: int = errors.HISTORY_LIMIT_EVENTS
     _texts: dict[str, str] = field(default_factory=dict, repr=False)
+    _last: tuple[Any, str] | None = field(default=None, repr=False)
 
     def _room(self, terminal: bool = False) -> None:
         if not terminal and self.offset + len(self.events) + 1 >= self.limit:
             raise errors.HistoryLimitExceeded(errors.HISTORY_LIMIT_CAUSE)
 
     def payload(self, value: Any) -> str:
-        """``dumps(value)``, sharing one string object among recent equal texts (memory)."""
+        """``dumps(value)``, sharing one string object among recent equal texts (memory). The engines
+        never mutate a state's data (they copy), so the same object twice in a row (a state's output
+        entering the next state) is written once."""
+        if self._last is not None and self._last[0] is value:
+            return self._last[1]
         text = dumps(value)
+        if isinstance(value, dict | list):
+            self._last = (value, text)
         if len(text) < 64:
             return text
         shared = self._texts.get(text)

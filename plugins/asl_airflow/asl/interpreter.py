@@ -218,11 +218,7 @@ class Interpreter:
                 errors.RUNTIME, f"The state/task '{name}' produced data that cannot be written as JSON: {exc}"
             ) from None
         if too_large:
-            raise errors.AslError(
-                errors.DATA_LIMIT_EXCEEDED,
-                f"The state/task '{name}' returned a result with a size exceeding the maximum number of bytes "
-                "service limit.",
-            )
+            raise _too_large(name)
 
     def run_states(
         self,
@@ -266,8 +262,14 @@ class Interpreter:
             try:
                 outcome = handler(state, data, env, ql)
                 if type_ != "Fail":
-                    self._checked_size(outcome.output, name)
+                    unchecked = outcome.output is not data or data is not self._checked  # values are never mutated
+                    if unchecked:
+                        self._checked_size(outcome.output, name)
                     self.history.state_exited(type_, name, outcome.output)
+                    text = self.history.events[-1]["stateExitedEventDetails"]["output"]
+                    if unchecked and len(text) > errors.PAYLOAD_LIMIT_BYTES // 4 and \
+                            len(text.encode("utf-8")) > errors.PAYLOAD_LIMIT_BYTES:  # exact, from the text
+                        raise _too_large(name)
                     self._checked = outcome.output
             except RecursionError:
                 raise errors.AslError(
@@ -275,9 +277,6 @@ class Interpreter:
                 ) from None
             except strictjson.JsonError as exc:
                 raise errors.AslError(errors.RUNTIME, f"The state's output is not valid JSON: {exc}") from None
-            if type_ != "Fail" and \
-                    len(self.history.events[-1]["stateExitedEventDetails"]["output"]) > errors.PAYLOAD_LIMIT_BYTES // 4:
-                states.check_size(outcome.output, name)
         except errors.AslError as exc:
             if exc.error in _LOCATED and not getattr(exc, "located", False) and \
                     not isinstance(exc, errors.ExecutionFailed):
@@ -600,6 +599,13 @@ class Interpreter:
             raise BranchFailed(errors.AslError(errors.EXCEED_TOLERATED_FAILURE_THRESHOLD, cause))
         self.history.add("MapRunSucceeded", None)
         return results
+
+
+def _too_large(name: str) -> errors.AslError:
+    return errors.AslError(
+        errors.DATA_LIMIT_EXCEEDED,
+        f"The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit.",
+    )
 
 
 def check_execution_input(input_: Any) -> None:

@@ -125,7 +125,7 @@ def test_timeout_seconds_abandons_a_service_call_that_is_still_running() -> None
     started = time.monotonic()
     result = run({"TimeoutSeconds": 1, **task()}, {}, invoker=lambda *a: time.sleep(5) or {})
     assert result.status == "TIMED_OUT" and result.error == "States.Timeout"
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 4.5  # the call sleeps 5 s: it was abandoned at the deadline
 
 
 def test_a_task_timeout_seconds_is_states_timeout_with_a_timed_out_event() -> None:
@@ -189,10 +189,10 @@ def test_retry_delay_keeps_aws_worked_example() -> None:
 
 @pytest.mark.parametrize("args", ["0, 100000000, 1", "0, 1e300, 1", "1e18, -1e18, -1", "0, 1000, 1"])
 def test_array_range_refuses_more_than_1000_items_before_building(args: str) -> None:
-    started = time.monotonic()
+    started = time.process_time()  # CPU: the machine may be shared
     result = run(pass_with(f"States.ArrayRange({args})"))
     assert result.status == "FAILED" and result.error == "States.Runtime"
-    assert "1000 items" in result.cause and time.monotonic() - started < 1
+    assert "1000 items" in result.cause and time.process_time() - started < 1
 
 
 def test_array_range_of_1000_items_is_fine() -> None:
@@ -201,7 +201,7 @@ def test_array_range_of_1000_items_is_fine() -> None:
 
 def test_repeating_a_large_value_is_refused_without_building_its_text() -> None:
     big = {"s": "x" * 100_000}
-    started = time.monotonic()
+    started = time.process_time()
     nested = "States.Array(" + ",".join(["States.Array(" + ",".join(["$"] * 30) + ")"] * 30) + ")"
     result = run(pass_with(nested), big)
     assert result.status == "FAILED" and result.error == "States.DataLimitExceeded"
@@ -210,17 +210,17 @@ def test_repeating_a_large_value_is_refused_without_building_its_text() -> None:
     result = run({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True, "Parameters": {
         "a.$": "$", "b.$": "$", "c.$": "$"}}}}, big)
     assert result.error == "States.DataLimitExceeded"
-    assert time.monotonic() - started < 2
+    assert time.process_time() - started < 2
 
 
 def test_string_split_and_array_unique_are_linear() -> None:
     data = {"s": "a,b;" * 20_000, "d": ",;" * 500, "u": list(range(10_000)) * 2}
-    started = time.monotonic()
+    started = time.process_time()
     result = run({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True, "Parameters": {
         "n.$": "States.ArrayLength(States.StringSplit($.s, $.d))",
         "u.$": "States.ArrayLength(States.ArrayUnique($.u))"}}}}, data)
     assert result.output == {"n": 40_000, "u": 10_000}
-    assert time.monotonic() - started < 2
+    assert time.process_time() - started < 2
     assert run(pass_with("States.ArrayUnique($)"), [1, 1.0, True, {"a": 1, "b": 2}, {"b": 2, "a": 1}]).output == \
         {"v": [1, True, {"a": 1, "b": 2}]}
 
@@ -240,7 +240,7 @@ def test_jsonata_evaluation_has_a_time_limit(monkeypatch: pytest.MonkeyPatch) ->
     started = time.monotonic()
     with pytest.raises(errors.AslError, match="ran longer than"):
         jsonata_eval.evaluate("{% $sum($map([1..1000000], function($v){$v * 2})) %}", {"input": {}}, {})
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # wall clock, as the limit: generous for a shared machine
 
 
 def test_jsonata_pad_join_replace_still_work() -> None:
@@ -279,3 +279,39 @@ def test_size_exceeds_is_a_lower_bound_of_the_text() -> None:
         size = len(strictjson.dumps(value).encode())
         assert not strictjson.size_exceeds(value, size)
     assert strictjson.size_exceeds(["x" * 10] * 10, 100)
+
+
+# -- what the fuzzer found -----------------------------------------------------------------------
+
+
+def test_states_runtime_is_never_retried_even_when_named() -> None:
+    """A Parameters path that selects nothing is States.Runtime, writes no event, and must not loop
+    through 99,999,999 retries (AWS: States.Runtime is not retriable)."""
+    doc = task(Parameters={"v.$": "$.missing"},
+               Retry=[{"ErrorEquals": ["States.Runtime"], "MaxAttempts": 99_999_999, "IntervalSeconds": 1}])
+    slept: list[float] = []
+    result = run(doc, {}, invoker=lambda *a: {}, sleep=slept.append)
+    assert result.status == "FAILED" and result.error == "States.Runtime" and slept == []
+    assert not retry.next_retry([{"ErrorEquals": ["States.Runtime"]}], "States.Runtime", []).retry
+
+
+@pytest.mark.parametrize("language", ["JSONPath", "JSONata"])
+def test_a_loop_over_a_large_input_stays_linear(language: str) -> None:
+    big = {"s": "x" * 100_000, "a": list(range(20_000))}
+    started = time.process_time()
+    result = run({"QueryLanguage": language, "StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "A"}}}, big)
+    assert result.status == "FAILED" and len(result.history) == 25_000
+    assert time.process_time() - started < 5
+
+
+def test_jsonata_converts_only_the_variables_an_expression_reads() -> None:
+    deep: Any = 1
+    for _ in range(400):
+        deep = {"a": deep}
+    doc = {"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Assign": {"items": [1, 2]}, "Next": "B"},
+        "B": {"Type": "Pass", "Assign": {"n": "{% $count($items) %}"}, "Next": "B"}}}
+    started = time.process_time()
+    assert run(doc, deep).error == "States.Runtime"
+    assert time.process_time() - started < 5
+    assert jsonata_eval.evaluate("{% $eval('$x') %}", {"input": {}}, {"x": 3}) == 3

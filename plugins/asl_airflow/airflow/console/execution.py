@@ -20,9 +20,8 @@ SUCCEEDED, FAILED, CAUGHT, RUNNING, NOT_RUN = "SUCCEEDED", "FAILED", "CAUGHT", "
 _PRIORITY = {FAILED: 4, RUNNING: 3, CAUGHT: 2, SUCCEEDED: 1, NOT_RUN: 0}
 #: history event types that belong to their state's own service family, not to a state by name
 _FAMILY = (("Parallel", "Parallel"), ("Map", "Map"))
-#: Airflow task instance states in which a state is still under way
-_LIVE_TI_STATES = frozenset({"running", "deferred", "queued", "scheduled", "up_for_retry", "up_for_reschedule",
-                             "restarting"})
+#: Airflow task instance states in which a state is under way (queued/scheduled: not entered yet)
+_LIVE_TI_STATES = frozenset({"running", "deferred", "up_for_retry", "up_for_reschedule", "restarting"})
 
 
 def machine_states(machine: dict[str, Any]) -> dict[str, dict[str, Any]]:
