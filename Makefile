@@ -23,7 +23,7 @@ help:
 	@echo "make test                                 the whole test suite (what CI runs)"
 	@echo "make test-unit                            the fast tests (no Airflow DB, no AWS endpoint)"
 	@echo "make deployment [REPEAT=3]                the real-deployment tests (PostgreSQL; Celery on Redis), REPEAT rounds"
-	@echo "make fuzz [FUZZ_SECONDS=600] [FUZZ_CASES=N] [FUZZ_SEED=1]  the mutation fuzzer (make test runs 60 s of it)"
+	@echo "make fuzz [FUZZ_SECONDS=600] [FUZZ_CASES=N] [FUZZ_SEED=1]  the mutation fuzzer (make test runs its first 400 cases)"
 	@echo "make lint | bench | sagemaker-images | clean"
 
 $(UV):
@@ -58,7 +58,7 @@ deployment: venv
 	ASL_DEPLOY_REPEAT=$(REPEAT) $(PY) -m pytest tests/deployment -s -rs $(PYTEST_ARGS)
 
 # the seeded mutation fuzzer (tests/fuzz/fuzzer.py): definitions from the corpus and include/asl through
-# validation, the local engine and the compiler; exits 1 with the findings. `make test` runs a 60 s pass.
+# validation, the local engine and the compiler; exits 1 with the findings. `make test` runs its first 400 cases.
 FUZZ_SECONDS ?= 600
 FUZZ_CASES ?=
 FUZZ_SEED ?= 1

@@ -19,7 +19,7 @@ try {
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const page = await context.newPage();
   const offsite = [];
-  page.on("request", (r) => { if (!r.url().startsWith(base) && !r.url().startsWith("data:")) offsite.push(r.url()); });
+  page.on("request", (r) => { if (!/^(data:|blob:)/.test(r.url()) && !r.url().startsWith(base)) offsite.push(r.url()); });
 
   // Airflow's own login page (the Simple auth manager's form)
   await page.goto(`${base}/auth/login/`, { waitUntil: "domcontentloaded" });

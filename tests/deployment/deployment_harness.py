@@ -519,6 +519,12 @@ def compare(local: dict[str, Any], deployed: dict[str, Any], volatile: bool) -> 
     hl, hd = history_steps(local), history_steps(deployed)
     if volatile:
         hl, hd = collapse_repeats(hl), collapse_repeats(hd)
-    if hl != hd:
+    if any(step in ("ParallelStateStarted", "MapStateStarted") for step in hl):
+        # branches and iterations run at once: how their events interleave depends on timing (on
+        # AWS too), so the events are compared as a multiset, and where the execution starts and ends
+        same = sorted(hl) == sorted(hd) and hl[:2] == hd[:2] and hl[-3:] == hd[-3:]
+    else:
+        same = hl == hd
+    if not same:
         problems.append(f"history: local {hl} != deployed {hd}")
     return problems

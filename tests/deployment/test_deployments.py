@@ -121,6 +121,9 @@ def test_mixed_runs_agree_with_the_local_engine(executor, repeat, pg_template, t
             problems.append(f"upstream_failed tasks: {states}")
         if problems:
             disagreements[f"{run.dag_id} {run.run_id} {run.conf}"] = problems
+    (tmp_path / "comparison.json").write_text(json.dumps(
+        {"disagreements": disagreements, "results": results, "references": list(references.values())},
+        indent=1, default=str))
     agree = len(runs) - len(disagreements)
     races = logs.count(RACE)
     print(f"\n{executor} round {repeat + 1}: {agree} of {len(runs)} runs agree with the local engine "

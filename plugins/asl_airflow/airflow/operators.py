@@ -433,7 +433,15 @@ class AslTaskOperator(AslStateOperator):
         self.family = task_event_family(self.resource)
 
     def _progress(self, context: Any) -> dict[str, Any]:
-        return context["task_state_store"].get(_PROGRESS) or {"counters": [], "events": [], "entered": None}
+        """This task's ASL progress. A run cleared after it ended is a redrive (``dag_run.clear_number``
+        counts them): the state starts afresh, with new retry counters and a new submission."""
+        store = context["task_state_store"]
+        clears = _clear_number(context)
+        saved = store.get(_PROGRESS)
+        if saved and saved.get("clear", 0) != clears:
+            store.set("asl_call", None)  # the journal of the attempt before the redrive (CallJournal.key)
+            saved = None
+        return saved or {"counters": [], "events": [], "entered": None, "clear": clears}
 
     def _save(self, context: Any, progress: dict[str, Any]) -> None:
         context["task_state_store"].set(_PROGRESS, progress)
@@ -455,8 +463,10 @@ class AslTaskOperator(AslStateOperator):
 
         ti = context["ti"]
         attempt = sum(progress["counters"])
+        clears = _clear_number(context)  # a redrive is a new submission: a new idempotency token
         token = uuid.uuid5(uuid.NAMESPACE_URL,
-                           f"asl-airflow/{ti.dag_id}/{ti.run_id}/{ti.task_id}/{map_index(ti)}/{attempt}")
+                           f"asl-airflow/{ti.dag_id}/{ti.run_id}/{ti.task_id}/{map_index(ti)}/{attempt}"
+                           + (f"/redrive-{clears}" if clears else ""))
         return CallJournal(context["task_state_store"], attempt, str(token))
 
     def execute(self, context: Any) -> Any:
@@ -758,6 +768,11 @@ def _task_deferred() -> type[BaseException]:
     from airflow.sdk.exceptions import TaskDeferred
 
     return TaskDeferred
+
+
+def _clear_number(context: Any) -> int:
+    """How often the DAG run was cleared after it ended: its redrives."""
+    return int(getattr(context.get("dag_run"), "clear_number", 0) or 0)
 
 
 def wait_until(state: dict[str, Any], data: Any, env: states.StateEnv, ql: str) -> datetime:

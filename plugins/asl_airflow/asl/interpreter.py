@@ -104,6 +104,7 @@ class Interpreter:
         self.deadline = deadline
         self.history = History(offset=event_offset)
         self._checked: Any = None  # the last state output whose size was checked (the next input)
+        self._entered: dict[str, tuple[int, dict[str, Any]]] = {}  # state name -> its last Entered event
         self._map_run_records: list[dict[str, Any]] | None = None  # the last map run's children (ResultWriter)
         self.replay: Any = None  # a redrive's record of the states that completed before (asl.redrive.Replay)
 
@@ -255,6 +256,7 @@ class Interpreter:
             self._checked_size(data, name)
         self.history.state_entered(type_, name, data)
         entered_id = len(self.history.events)
+        self._entered[name] = (entered_id, self.history.events[-1])
         handler = getattr(self, f"_run_{type_.lower()}", None)
         if handler is None:
             raise errors.AslError(errors.RUNTIME, f"Unsupported state type {type_!r}")
@@ -326,7 +328,9 @@ class Interpreter:
     def _located(self, exc: errors.AslError, name: str) -> errors.AslError:
         """The state's own evaluation error with AWS's location prefix (so that Catch sees it too)."""
         if exc.error in _LOCATED and not getattr(exc, "located", False):
-            entered = _last_entered(self.history.events, name)
+            known = self._entered.get(name)  # a lookup, not a scan: a retry storm would be quadratic
+            entered = known[0] if known and len(self.history.events) >= known[0] and \
+                self.history.events[known[0] - 1] is known[1] else _last_entered(self.history.events, name)
             exc.cause = (f"An error occurred while executing the state '{name}' (entered at the event id "
                          f"#{entered}). {exc.cause or ''}").rstrip()
             exc.located = True  # type: ignore[attr-defined]

@@ -315,3 +315,14 @@ def test_jsonata_converts_only_the_variables_an_expression_reads() -> None:
     assert run(doc, deep).error == "States.Runtime"
     assert time.process_time() - started < 5
     assert jsonata_eval.evaluate("{% $eval('$x') %}", {"input": {}}, {"x": 3}) == 3
+
+
+def test_a_retry_storm_of_evaluation_errors_ends_at_the_quota_in_linear_time() -> None:
+    """Each failed JSONata Arguments writes an EvaluationFailed event, so 99,999,999 retries end at the
+    25,000th event; locating each error looks its state up instead of scanning the history."""
+    doc = {"QueryLanguage": "JSONata", **task(Arguments="{% $doesNotExist %}", Retry=[
+        {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1, "MaxAttempts": 99_999_999}])}
+    started = time.process_time()
+    result = run(doc, {}, invoker=lambda *a: {})
+    assert result.error == "States.Runtime" and len(result.history) == 25_000
+    assert time.process_time() - started < 8

@@ -1,0 +1,114 @@
+"""Redrive on Airflow: clearing a finished run's failed tasks continues the execution as AWS's
+RedriveExecution does. Tasks that succeeded keep their results (a branch that succeeded is not run
+again), the failed ones run afresh, and ``$$.Execution.RedriveCount`` is the run's clear count.
+
+The machine's Tasks are mocked (``[asl_airflow] mock_config``): the first run's test case fails
+branch B; the redrive's test case would fail branch A if it ran again, and lets B succeed.
+Two child processes share one SQLite metadata DB: the first runs ``dag.test()``, the second clears
+the failed task instances (``clear_task_instances``, what the UI's "Clear: only failed" does) and
+drives the same DAG run on with ``dag.test()``'s own loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from asl_airflow.devstack import airflow_env
+from asl_airflow.runner import _template_db
+
+MACHINE = {"StartAt": "Prepare", "States": {
+    "Prepare": {"Type": "Pass", "Result": {"n": 1}, "ResultPath": "$.prep", "Next": "Fan"},
+    "Fan": {"Type": "Parallel", "ResultPath": "$.fan", "Next": "Count", "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                          "Parameters": {"FunctionName": "a"}, "End": True}}},
+        {"StartAt": "B", "States": {"B": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                          "Parameters": {"FunctionName": "b"}, "End": True}}}]},
+    "Count": {"Type": "Pass", "Parameters": {"redrives.$": "$$.Execution.RedriveCount", "fan.$": "$.fan"},
+              "End": True}}}
+MOCKS = {"StateMachines": {"fan": {"TestCases": {
+    "first": {"A": "Aok", "B": "Bfail"}, "second": {"A": "NotAgain", "B": "Bok"}}}},
+    "MockedResponses": {"Aok": {"0": {"Return": "a"}}, "Bok": {"0": {"Return": "b"}},
+                        "Bfail": {"0": {"Throw": {"Error": "Boom", "Cause": "b broke"}}},
+                        "NotAgain": {"0": {"Throw": {"Error": "RanTwice"}}}}}
+LOGICAL_DATE = "2026-01-02T03:04:05+00:00"
+
+CHILD = textwrap.dedent('''
+    import json, sys, time
+    from datetime import datetime
+    mode, logical_date = sys.argv[1], datetime.fromisoformat(sys.argv[2])
+    from asl_airflow.airflow.testing import load_dag
+    from asl_airflow.airflow.results import execution_result
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+    dag = load_dag("asl_machine")
+    if mode == "first":
+        dag.test(logical_date=logical_date)
+    else:
+        from airflow.models.taskinstance import TaskInstance, clear_task_instances
+        from airflow.sdk.definitions.dag import _run_task
+        from airflow.serialization.serialized_objects import DagSerialization
+        from airflow.utils.state import DagRunState, TaskInstanceState
+        scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+        with create_session() as session:
+            dr = session.scalars(select(DagRun).filter_by(dag_id="asl_machine")).one()
+            failed = [t for t in dr.get_task_instances(session=session)
+                      if t.state in (TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED)]
+            clear_task_instances(failed, session)  # "Clear: only failed"
+            session.commit()
+        with create_session() as session:
+            dr = session.scalars(select(DagRun).filter_by(dag_id="asl_machine")).one()
+            dr.dag = scheduler_dag
+            dr.state = DagRunState.RUNNING
+            session.commit()
+            while dr.state == DagRunState.RUNNING:  # dag.test()'s loop, on the existing run
+                session.expire_all()
+                schedulable, _ = dr.update_state(session=session)
+                for s in schedulable:
+                    s.try_number += 1
+                    s.state = TaskInstanceState.SCHEDULED
+                session.commit()
+                scheduled = [t for t in dr.get_task_instances(session=session)
+                             if t.state == TaskInstanceState.SCHEDULED]
+                if not scheduled:
+                    time.sleep(0.5)
+                for t in scheduled:
+                    _run_task(ti=t, task=dag.task_dict[t.task_id], run_triggerer=True)
+    with create_session() as session:
+        dr = session.scalars(select(DagRun).filter_by(dag_id="asl_machine")).one()
+        print(json.dumps(execution_result(dag, dr, with_history=True), default=str))
+''')
+
+
+def _child(home: Path, mode: str, case: str) -> dict:
+    env = {**os.environ, **airflow_env(home), "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+           "AIRFLOW__ASL_AIRFLOW__MOCK_CONFIG_JSON": json.dumps(MOCKS),
+           "AIRFLOW__ASL_AIRFLOW__MOCK_STATE_MACHINE": "fan", "AIRFLOW__ASL_AIRFLOW__MOCK_TEST_CASE": case}
+    proc = subprocess.run([sys.executable, "-c", CHILD, mode, LOGICAL_DATE], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.stdout.strip(), proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_clearing_the_failed_tasks_redrives_the_execution(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "dags").mkdir(parents=True)
+    (home / "dags" / "machine.asl.json").write_text(json.dumps(MACHINE))
+    (home / "dags" / "machine.py").write_text(
+        "from pathlib import Path\nfrom asl_airflow import asl_dag\n\n"
+        "dag = asl_dag(Path(__file__).with_name('machine.asl.json'), dag_id='asl_machine')\n")
+    shutil.copy(_template_db({**os.environ, **airflow_env(home)}), home / "airflow.db")
+
+    first = _child(home, "first", "first")
+    assert first["status"] == "FAILED" and first["error"] == "Boom"
+
+    second = _child(home, "redrive", "second")
+    assert second["status"] == "SUCCEEDED", second
+    # A kept its result (had it run again, its mock would have failed with RanTwice); B ran again
+    assert second["output"] == {"redrives": 1, "fan": ["a", "b"]}
