@@ -5,8 +5,8 @@ again), the failed ones run afresh, and ``$$.Execution.RedriveCount`` is the run
 The machine's Tasks are mocked (``[asl_airflow] mock_config``): the first run's test case fails
 branch B; the redrive's test case would fail branch A if it ran again, and lets B succeed.
 Two child processes share one SQLite metadata DB: the first runs ``dag.test()``, the second clears
-the failed task instances (``clear_task_instances``, what the UI's "Clear: only failed" does) and
-drives the same DAG run on with ``dag.test()``'s own loop.
+the failed task instances and the branch tasks the failure stopped (``clear_task_instances``, what
+the UI's "Clear" does) and drives the same DAG run on with ``dag.test()``'s own loop.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from asl_airflow.devstack import airflow_env
 from asl_airflow.runner import _template_db
 
 MACHINE = {"StartAt": "Prepare", "States": {
-    "Prepare": {"Type": "Pass", "Result": {"n": 1}, "ResultPath": "$.prep", "Next": "Fan"},
+    "Prepare": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "p"},
+                "ResultPath": "$.prep", "Next": "Fan"},
     "Fan": {"Type": "Parallel", "ResultPath": "$.fan", "Next": "Count", "Branches": [
         {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
                                           "Parameters": {"FunctionName": "a"}, "End": True}}},
@@ -32,8 +33,10 @@ MACHINE = {"StartAt": "Prepare", "States": {
     "Count": {"Type": "Pass", "Parameters": {"redrives.$": "$$.Execution.RedriveCount", "fan.$": "$.fan"},
               "End": True}}}
 MOCKS = {"StateMachines": {"fan": {"TestCases": {
-    "first": {"A": "Aok", "B": "Bfail"}, "second": {"A": "NotAgain", "B": "Bok"}}}},
-    "MockedResponses": {"Aok": {"0": {"Return": "a"}}, "Bok": {"0": {"Return": "b"}},
+    "first": {"Prepare": "Pok", "A": "Aok", "B": "Bfail"},
+    "second": {"Prepare": "NotAgain", "A": "Aok2", "B": "Bok"}}}},
+    "MockedResponses": {"Pok": {"0": {"Return": "p"}}, "Aok": {"0": {"Return": "a"}},
+                        "Aok2": {"0": {"Return": "a2"}}, "Bok": {"0": {"Return": "b"}},
                         "Bfail": {"0": {"Throw": {"Error": "Boom", "Cause": "b broke"}}},
                         "NotAgain": {"0": {"Throw": {"Error": "RanTwice"}}}}}
 LOGICAL_DATE = "2026-01-02T03:04:05+00:00"
@@ -58,9 +61,12 @@ CHILD = textwrap.dedent('''
         scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
         with create_session() as session:
             dr = session.scalars(select(DagRun).filter_by(dag_id="asl_machine")).one()
+            # the failed tasks, and the branch tasks the failure stopped (they ended skipped: AWS
+            # redrives aborted branches too)
             failed = [t for t in dr.get_task_instances(session=session)
-                      if t.state in (TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED)]
-            clear_task_instances(failed, session)  # "Clear: only failed"
+                      if t.state in (TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED)
+                      or (t.state == TaskInstanceState.SKIPPED and t.task_id.startswith("Fan."))]
+            clear_task_instances(failed, session)
             session.commit()
         with create_session() as session:
             dr = session.scalars(select(DagRun).filter_by(dag_id="asl_machine")).one()
@@ -108,7 +114,11 @@ def test_clearing_the_failed_tasks_redrives_the_execution(tmp_path: Path) -> Non
     first = _child(home, "first", "first")
     assert first["status"] == "FAILED" and first["error"] == "Boom"
 
+    a_finished = any(e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "A"
+                     for e in first["history"])  # else B's failure stopped it (aborted)
+
     second = _child(home, "redrive", "second")
     assert second["status"] == "SUCCEEDED", second
-    # A kept its result (had it run again, its mock would have failed with RanTwice); B ran again
-    assert second["output"] == {"redrives": 1, "fan": ["a", "b"]}
+    # Prepare succeeded before: not run again (its second mock would fail with RanTwice). B failed: it
+    # ran again. A ran again only if B's failure had stopped it, as AWS redrives aborted branches.
+    assert second["output"] == {"redrives": 1, "fan": ["a" if a_finished else "a2", "b"]}

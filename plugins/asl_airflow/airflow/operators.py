@@ -439,7 +439,7 @@ class AslTaskOperator(AslStateOperator):
         clears = _clear_number(context)
         saved = store.get(_PROGRESS)
         if saved and saved.get("clear", 0) != clears:
-            store.set("asl_call", None)  # the journal of the attempt before the redrive (CallJournal.key)
+            store.delete("asl_call")  # the journal of the attempt before the redrive (CallJournal.key)
             saved = None
         return saved or {"counters": [], "events": [], "entered": None, "clear": clears}
 

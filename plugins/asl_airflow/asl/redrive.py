@@ -57,6 +57,8 @@ class Replay:
                                 "can be redriven")
         if not isinstance(history, list) or not history or history[0].get("type") != "ExecutionStarted":
             raise NotRedrivable("The previous result has no history: run it with --history to redrive it later")
+        if len(history) >= errors.HISTORY_LIMIT_EVENTS - 1:
+            raise NotRedrivable("The execution's history is at the 25,000-event quota: it cannot be redriven")
         self.history = history
         self.redrive_count = sum(1 for e in history if e.get("type") == "ExecutionRedriven") + 1
         self.input = _loads(history[0].get("executionStartedEventDetails", {}).get("input", "{}"))
