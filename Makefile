@@ -55,7 +55,7 @@ test-unit: venv
 
 REPEAT ?= 3
 deployment: venv
-	ASL_DEPLOY_REPEAT=$(REPEAT) $(PY) -m pytest tests/deployment -s -rs $(PYTEST_ARGS)
+	ASL_DEPLOYMENT=1 ASL_DEPLOY_REPEAT=$(REPEAT) $(PY) -m pytest tests/deployment -s -rs $(PYTEST_ARGS)
 
 # the seeded mutation fuzzer (tests/fuzz/fuzzer.py): definitions from the corpus and include/asl through
 # validation, the local engine and the compiler; exits 1 with the findings. `make test` runs its first 400 cases.

@@ -19,10 +19,19 @@ from deployment_harness import (  # noqa: E402 - the folder is not a package
 )
 
 
+#: the whole deployments (scheduler, dag-processor, triggerer, api-server, workers on PostgreSQL):
+#: minutes each on 2 cores, so `make deployment` runs them (ASL_DEPLOYMENT=1) and `make test` does not
+_WHOLE_DEPLOYMENTS = ("test_deployments.py", "test_streaming_watchers.py")
+
+
 def pytest_collection_modifyitems(items):
+    run_whole = os.environ.get("ASL_DEPLOYMENT") == "1"
     for item in items:
         if "tests/deployment" in str(item.fspath):
             item.add_marker(pytest.mark.deployment)
+            if not run_whole and Path(str(item.fspath)).name in _WHOLE_DEPLOYMENTS:
+                item.add_marker(pytest.mark.skip(reason="a whole deployment (several minutes): `make deployment` "
+                                                        "(ASL_DEPLOYMENT=1) runs it"))
 
 
 @pytest.fixture(scope="session")

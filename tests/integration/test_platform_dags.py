@@ -94,6 +94,7 @@ def test_every_dag_succeeds_on_the_local_stack(local_stack, tmp_path, dag_id):
     assert "failed" not in statuses.values() and "upstream_failed" not in statuses.values()
     types = [e["type"] for e in result["history"]]
     assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"
+    _check_execution_view(env, dag_id, result)
     if dag_id in GATES:
         check, downstream = GATES[dag_id]
         assert statuses[check] == "success"
@@ -198,3 +199,38 @@ def test_iot_bad_readings_never_reach_the_curated_zone(local_stack, tmp_path):
     assert seen["events"] == []
     assert not any(r["reading_id"] == "dev-x-1" for rows in _iot_keys(s3, "curated/iot/readings/").values()
                    for r in rows)
+
+
+_VIEW = """
+import json, sys
+from asl_airflow.airflow.console.diagram import render_svg
+from asl_airflow.airflow.console.docs import definition_from_doc
+from asl_airflow.airflow.console.execution import machine_states, state_views
+from asl_airflow.airflow.testing import load_dag
+dag_id, history = sys.argv[1], json.loads(sys.stdin.read())
+machine = definition_from_doc(load_dag(dag_id).doc_md)
+views = state_views(machine, history, "SUCCEEDED")
+svg = render_svg(machine, {n: v["status"] for n, v in views.items()})
+print(json.dumps({"states": sorted(machine_states(machine)), "svg": svg}))
+"""
+
+
+def _check_execution_view(env: dict[str, str], dag_id: str, result: dict) -> None:
+    """The execution view of the finished run (issue 13): one SVG node per state of the machine, its
+    data-status what the run's history says: exited -> SUCCEEDED/CAUGHT, never entered -> NOT_RUN."""
+    import re
+
+    proc = subprocess.run([sys.executable, "-c", _VIEW, dag_id], input=json.dumps(result["history"]), env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    view = json.loads(proc.stdout.strip().splitlines()[-1])
+    nodes = dict(re.findall(r'data-state="([^"]*)"[^>]*?data-status="([^"]*)"', view["svg"]))
+    assert sorted(nodes) == view["states"]
+    entered = {e["stateEnteredEventDetails"]["name"] for e in result["history"] if "stateEnteredEventDetails" in e}
+    exited = {e["stateExitedEventDetails"]["name"] for e in result["history"] if "stateExitedEventDetails" in e}
+    for name, status in nodes.items():
+        if name not in entered:
+            assert status == "NOT_RUN", (name, status)
+        elif name in exited:
+            assert status in ("SUCCEEDED", "CAUGHT"), (name, status)
+

@@ -36,7 +36,14 @@ class LocalInvoker:
             state_name=env.state_name,
             extra={"execution_arns": [env.execution.state_machine_arn, env.execution.execution_arn]},
         )
+        submits = call.pattern in (".sync", ".sync:2") or resource.endswith((".sync", ".sync:2"))
         try:
-            return entry.start(call, {})
+            result = entry.start(call, {})
         except Exception as exc:
-            raise to_asl_error(exc, entry, call) from exc
+            error = to_asl_error(exc, entry, call)
+            if submits and error.error == "States.TaskFailed":  # the job was submitted, then failed
+                env.submitted = {}
+            raise error from exc
+        if submits:  # a .sync job was submitted and waited for: AWS records TaskSubmitted in between
+            env.submitted = {}
+        return result
