@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv run up test test-unit deployment lint bench conformance fuzz sagemaker-images clean
+.PHONY: help venv run up test test-all test-unit deployment lint bench conformance fuzz sagemaker-images clean
 
 help:
 	@echo "make run [DAG=ml_training] [CONF='{...}']  run a DAG end to end on the local stack (moto + SQLite)"
@@ -49,6 +49,10 @@ up: venv
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# everything, the minutes-long checks included (all six crash families, the EventBridge callback wait)
+test-all: venv
+	ASL_ALL_TESTS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
