@@ -48,6 +48,7 @@ class MockedEntry:
     """Stands in for a mocked Task's integration entry: no service call, no deferral."""
 
     resume = None
+    mocked = True  # the operator records TaskSubmitted for a mocked .sync / .waitForTaskToken Task
 
     def __init__(self, case: MockCase, state_name: str) -> None:
         self.case = case

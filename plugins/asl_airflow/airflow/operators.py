@@ -512,6 +512,10 @@ class AslTaskOperator(AslStateOperator):
                 progress.update(data=data, variables=variables, parameters=parameters,
                                 timeouts=[timeout, heartbeat], called=sum(progress["counters"]))
                 self._save(context, progress)
+            if getattr(entry, "mocked", False) and self.resource.endswith((".sync", ".sync:2", ".waitForTaskToken")):
+                # a mocked job or callback is submitted at once, as Step Functions Local records it
+                progress["events"].append(_event("TaskSubmitted", "taskSubmittedEventDetails",
+                                                 resource_details(self.family, self.resource)))
             try:
                 result = entry.start(call, context)
             except _task_deferred() as deferred:
