@@ -79,7 +79,9 @@ def api(airflow_home):
 
 def _send(api, action: str, body: dict[str, Any], role: str | None = "admin"):
     headers = {"Authorization": f"Bearer {api.tokens[role]}"} if role else {}
-    return api.post(f"{PREFIX}/{action}", json=body, headers=headers)
+    headers["Content-Type"] = "application/json"
+    # serialised here, not by httpx (whose encoder refuses NaN): hostile bodies must reach the server
+    return api.post(f"{PREFIX}/{action}", content=json.dumps(body, allow_nan=True), headers=headers)
 
 
 @pytest.fixture
