@@ -140,8 +140,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
 def cmd_dags_test(args: argparse.Namespace) -> int:
     """(internal) Run one DAG with dag.test() in the current Airflow environment; print the result."""
     from asl_airflow.airflow.testing import test_dag
+    from asl_airflow.asl import clock
 
-    result = test_dag(args.dag_id, _read_input(args.input))
+    # dag.test() runs every task and trigger in this process: one simulated clock serves them all
+    simulated = clock.SimulatedClock(args.time_scale) if args.time_scale is not None else None
+    with clock.use(simulated):
+        result = test_dag(args.dag_id, _read_input(args.input))
     if args.json:
         print(json.dumps(result, default=str))
     else:
@@ -327,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dag_id")
     p.add_argument("--input")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--time-scale", type=float)
     p.set_defaults(func=cmd_dags_test)
     return parser
 

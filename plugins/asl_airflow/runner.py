@@ -67,6 +67,8 @@ def run(
     StartExecution checks it: :class:`~asl_airflow.asl.errors.InvalidExecutionInput` for input that
     is not JSON (NaN, Infinity, nested more than 500 levels) or is over 262,144 bytes.
     """
+    if time_scale is not None and not time_scale >= 0:  # NaN included
+        raise ValueError(f"the time scale must be a number >= 0, not {time_scale!r}")
     check_execution_input({} if input is None else input)
     loaded = load_definition(definition, substitutions)
     mocks = mock_case(definition, mock_config, test_case, state_machine)
@@ -93,9 +95,9 @@ def run(
         if redrive is not None:
             raise ValueError("redrive runs on the local engine; on Airflow, clear the run's failed tasks "
                              "(Airflow UI or `airflow tasks clear --only-failed`): that is the redrive")
-        if mocks is not None:
-            return run_on_airflow(loaded, input, history, mocks=_mock_env(mock_config, mocks))
-        return run_on_airflow(loaded, input, history)
+        return run_on_airflow(loaded, input, history,
+                              mocks=_mock_env(mock_config, mocks) if mocks is not None else None,
+                              time_scale=time_scale)
     raise ValueError(f"engine must be 'local' or 'airflow', not {engine!r}")
 
 
@@ -234,8 +236,9 @@ def _run_child(cmd: list[str], env: dict[str, str]) -> tuple[int, str, str]:
 
 
 def run_on_airflow(definition: Definition, input_: Any, history: bool,
-                   mocks: dict[str, str] | None = None) -> dict[str, Any]:
-    """Compile to a DAG in a temporary dags folder and run it with ``dag.test()`` in a child process."""
+                   mocks: dict[str, str] | None = None, time_scale: float | None = None) -> dict[str, Any]:
+    """Compile to a DAG in a temporary dags folder and run it with ``dag.test()`` in a child process
+    (``time_scale``: that process runs on a simulated clock, as the local engine does)."""
     from asl_airflow.devstack import airflow_env
 
     with tempfile.TemporaryDirectory(prefix="asl-airflow-") as tmp:
@@ -254,7 +257,8 @@ def run_on_airflow(definition: Definition, input_: Any, history: bool,
         input_file.write_text(json.dumps(input_ if input_ is not None else {}))
         returncode, stdout, stderr = _run_child(
             [sys.executable, "-m", "asl_airflow.cli", "_dags-test", "asl_machine",
-             "--input", f"@{input_file}", "--json"],
+             "--input", f"@{input_file}", "--json",
+             *(["--time-scale", repr(float(time_scale))] if time_scale is not None else [])],
             env,
         )
         if returncode not in (0, 1) or not stdout.strip():

@@ -53,8 +53,8 @@ from asl_airflow.airflow.operators import (
     reschedule_until,
     wait_until,
 )
+from asl_airflow.asl import clock, race, states
 from asl_airflow.asl import errors as asl_errors
-from asl_airflow.asl import race, states
 from asl_airflow.asl.context import iso_now
 from asl_airflow.asl.errors import AslError
 from asl_airflow.asl.interpreter import BranchFailed, Interpreter, iteration_inputs, read_items
@@ -283,7 +283,7 @@ class AslJoinOperator(AslStateOperator):
         if entry is None:
             raise AirflowSkipException(f"Step Functions would not enter {self.state_name!r} in this execution")
         deadline = self.execution_deadline(context)
-        if deadline is not None and datetime.now(UTC) >= deadline:
+        if deadline is not None and clock.utcnow() >= deadline:
             self.time_out(context, [])
         stopped = self.parallel_failed(context)  # an enclosing Parallel's branch failed
         recorded = {} if entry["failed"] else (
@@ -369,6 +369,7 @@ class AslRegionOperator(AslStateOperator):
     def resume_region(self, context: Any, event: Any = None) -> Any:
         progress = context["task_state_store"].get(_REGION_PROGRESS)
         self.guarded_end(context, event, progress["events"], "Wait")  # timed out, or a sibling branch failed
+        clock.arrive(datetime.fromisoformat(progress["until"]))  # --time-scale: the Wait's simulated end
         progress["waited"] = True
         return self._run(context, progress)
 
@@ -376,13 +377,14 @@ class AslRegionOperator(AslStateOperator):
         """At a Wait of the region, rescheduled (``dag.test()``, inside a Parallel branch): timed out,
         stopped by a failing sibling branch, done, or not yet."""
         deadline = self.execution_deadline(context)
-        if deadline is not None and datetime.now(UTC) >= deadline:
+        if deadline is not None and clock.utcnow() >= deadline:
             self.time_out(context, progress["events"])
         if self.parallel_failed(context):
             self.stop_branch(context, progress["events"], "Wait")
-        until = datetime.fromisoformat(progress["until"])
+        until = datetime.fromisoformat(progress.get("real_until") or progress["until"])
         if until > datetime.now(UTC):
             reschedule_until(until)
+        clock.arrive(datetime.fromisoformat(progress["until"]))
         progress["waited"] = True
         progress.pop("until", None)
         return self._run(context, progress)
@@ -395,8 +397,14 @@ class AslRegionOperator(AslStateOperator):
 
         from asl_airflow.airflow.triggers import stop_poll_interval
 
+        simulated = clock.current()
+
         def sleep(seconds: float) -> None:
-            end = time.monotonic() + max(seconds, 0.0)
+            seconds = max(seconds, 0.0)
+            if simulated is not None:  # --time-scale: wait scale x seconds, the clock moves by all of it
+                simulated.skip(seconds * (1 - simulated.scale))
+                seconds *= simulated.scale
+            end = time.monotonic() + seconds
             while True:
                 if self.parallel_failed(context):
                     stop["at"] = len(interpreter.history.events)
@@ -412,7 +420,8 @@ class AslRegionOperator(AslStateOperator):
         deadline = self.execution_deadline(context)
         invoker = _invoker(self.aws_conn_id, self.region_name, self.state_machine_name)
         interpreter = Interpreter({"QueryLanguage": self.query_language}, invoker,
-                                  deadline=deadline.timestamp() if deadline is not None else None)
+                                  deadline=deadline.timestamp() if deadline is not None else None,
+                                  **_timing())
         interpreter.history.events = progress["events"]
         stop: dict[str, int] = {}
         if self.stop_watch:  # waits in the worker (short Waits, retry delays) watch the siblings too
@@ -436,18 +445,20 @@ class AslRegionOperator(AslStateOperator):
                             moment = None  # the interpreter reports it, with its events
                         # a Wait shorter than [asl_airflow] min_defer_seconds is slept by the
                         # interpreter, here in the worker (operators.min_defer_seconds says why)
-                        if moment is not None and moment > datetime.now(UTC) and \
-                                defers(context, moment, self.execution_deadline(context)):
+                        real = clock.real_moment(moment) if moment is not None else None
+                        if moment is not None and real is not None and moment > clock.utcnow() and \
+                                defers(context, real, _real(self.execution_deadline(context))):
                             interpreter.history.state_entered("Wait", name, data)
                             context["task_state_store"].set(_REGION_PROGRESS, {
                                 "name": name, "data": data, "variables": variables,
                                 "events": interpreter.history.events,
-                                "until": moment.isoformat(), "try": context["ti"].try_number})
+                                "until": moment.isoformat(), "real_until": real.isoformat(),
+                                "try": context["ti"].try_number})
                             if self.stop_watch and inline_triggers(context):
-                                reschedule_until(moment)  # dag.test(): let the sibling branches run
+                                reschedule_until(real)  # dag.test(): let the sibling branches run
                             from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-                            self.defer(trigger=self.guard(context, DateTimeTrigger(moment=moment)),
+                            self.defer(trigger=self.guard(context, DateTimeTrigger(moment=real)),
                                        method_name="resume_region")
                         outcome = interpreter.run_state(name, state, data, env, ql)
                 else:
@@ -477,7 +488,7 @@ def run_lane(operator: AslStateOperator, context: Any, lane: list[list[Any]], va
     invoker = _invoker(getattr(operator, "aws_conn_id", "aws_default"), getattr(operator, "region_name", None),
                        operator.state_machine_name)
     for index, item_input in lane:
-        interpreter = Interpreter({"QueryLanguage": operator.query_language}, invoker)
+        interpreter = Interpreter({"QueryLanguage": operator.query_language}, invoker, **_timing())
         try:
             output = interpreter.run_states(operator.lane_processor, item_input, execution, dict(variables),
                                             language=operator.query_language)
@@ -488,3 +499,13 @@ def run_lane(operator: AslStateOperator, context: Any, lane: list[list[Any]], va
                             "error": {"Error": exc.error, "Cause": exc.cause}})
     operator.push_record(context, None, None, None, [], None, batch=results)
     raise DownstreamTasksSkipped(tasks=[])  # the lane's other tasks skip themselves: nothing chose them
+
+
+def _timing() -> dict[str, Any]:
+    """The interpreter's sleep and clock: the simulated clock's under ``--time-scale``."""
+    simulated = clock.current()
+    return {} if simulated is None else {"sleep": simulated.sleep, "clock": simulated.now}
+
+
+def _real(moment: datetime | None) -> datetime | None:
+    return None if moment is None else clock.real_moment(moment)

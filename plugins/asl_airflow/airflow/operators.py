@@ -20,8 +20,8 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, DownstreamTasksSkipped
 
 from asl_airflow.airflow.retry_policy import AslRetryPolicy, AslStateFailed
+from asl_airflow.asl import clock, retry, states
 from asl_airflow.asl import errors as asl_errors
-from asl_airflow.asl import retry, states
 from asl_airflow.asl.context import ExecutionInfo, iso_now
 from asl_airflow.asl.errors import AslError
 from asl_airflow.asl.history import details_key, dumps, resource_details, task_event_family
@@ -272,7 +272,7 @@ class AslStateOperator(BaseOperator):
         """Before a state does anything: past the execution's deadline the execution times out;
         when a sibling branch failed, this task skips (no AWS work, no record)."""
         deadline = self.execution_deadline(context)
-        if deadline is not None and datetime.now(UTC) >= deadline:
+        if deadline is not None and clock.utcnow() >= deadline:
             self.time_out(context, events or [])
         if self.parallel_failed(context):
             raise AirflowSkipException(f"{self.state_name!r} does not run: a branch of its Parallel failed, "
@@ -281,6 +281,9 @@ class AslStateOperator(BaseOperator):
     def time_out(self, context: Any, events: list[dict[str, Any]]) -> None:
         """End the execution TIMED_OUT (``States.Timeout``; no Retry, no Catch): the record says
         so and :func:`~asl_airflow.airflow.results.execution_result` reports it."""
+        deadline = self.execution_deadline(context)
+        if deadline is not None:
+            clock.arrive(deadline)  # under --time-scale the guard fired early in real time
         error = AslError(asl_errors.TIMEOUT, "The execution ran longer than the state machine's TimeoutSeconds "
                                              f"({self.execution_timeout_seconds:g} seconds).")
         self.push_record(context, None, None, None, events, error, timed_out=True)
@@ -298,6 +301,8 @@ class AslStateOperator(BaseOperator):
             return trigger
         from asl_airflow.airflow.triggers import AslDeadlineTrigger
 
+        if execution_deadline is not None:  # the trigger waits in real time (--time-scale: scaled)
+            execution_deadline = clock.real_moment(execution_deadline)
         return AslDeadlineTrigger.wrap(trigger, deadline, execution_deadline, watch)
 
     def guarded_end(self, context: Any, event: Any, events: list[dict[str, Any]], type_: str | None = None) -> None:
@@ -353,21 +358,27 @@ class AslStateOperator(BaseOperator):
 
         moment = wait_until(self.state, data, env, self.query_language)
         outcome = states.wait_outcome(self.state, data, env, self.query_language)
+        deadline = self.execution_deadline(context)
+        # the moment on the execution's clock, and when that is in real time: the same, except under
+        # --time-scale, where a simulated execution that times out inside the Wait stops waiting there
+        end = min(moment, deadline) if clock.current() is not None and deadline is not None else moment
+        real = clock.real_moment(end)
         context["task_state_store"].set(_PROGRESS, {
             "output": outcome.output, "next": outcome.next, "variables": outcome.variables, "events": events,
-            "until": moment.isoformat(), "try": context["ti"].try_number,
+            "until": moment.isoformat(), "real_until": real.isoformat(), "try": context["ti"].try_number,
         })
-        if moment <= datetime.now(UTC):
+        if end <= clock.utcnow():
             return self.resume_wait(context)
         if self.stop_watch and inline_triggers(context):
-            reschedule_until(moment)
-        if not defers(context, moment, self.execution_deadline(context)):  # shorter than min_defer_seconds
-            self.sleep_until(context, moment, events)
+            reschedule_until(real)
+        real_deadline = clock.real_moment(deadline) if deadline is not None else None
+        if not defers(context, real, real_deadline):  # shorter than min_defer_seconds
+            self.sleep_until(context, real, events)
             return self.resume_wait(context)
-        self.defer(trigger=self.guard(context, DateTimeTrigger(moment=moment)), method_name="resume_wait")
+        self.defer(trigger=self.guard(context, DateTimeTrigger(moment=real)), method_name="resume_wait")
 
     def sleep_until(self, context: Any, moment: datetime, events: list[dict[str, Any]]) -> None:
-        """Wait in the worker until ``moment``; inside a Parallel branch, in slices of
+        """Wait in the worker until ``moment`` (real time); inside a Parallel branch, in slices of
         ``[asl_airflow] stop_poll_interval``, stopping (:meth:`stop_branch`) when a sibling fails."""
         from asl_airflow.airflow.triggers import stop_poll_interval
 
@@ -388,11 +399,11 @@ class AslStateOperator(BaseOperator):
     def _wait_again(self, context: Any, saved: dict[str, Any]) -> Any:
         """A rescheduled Wait (under ``dag.test()``) looks again: timed out, stopped, done or not yet."""
         deadline = self.execution_deadline(context)
-        if deadline is not None and datetime.now(UTC) >= deadline:
+        if deadline is not None and clock.utcnow() >= deadline:
             self.time_out(context, saved["events"])
         if self.parallel_failed(context):
             self.stop_branch(context, saved["events"])
-        until = datetime.fromisoformat(saved["until"])
+        until = datetime.fromisoformat(saved.get("real_until") or saved["until"])
         if until <= datetime.now(UTC):
             return self.resume_wait(context)
         reschedule_until(until)
@@ -400,6 +411,11 @@ class AslStateOperator(BaseOperator):
     def resume_wait(self, context: Any, event: Any = None) -> Any:
         saved = context["task_state_store"].get(_PROGRESS)
         self.guarded_end(context, event, saved["events"])
+        until = datetime.fromisoformat(saved["until"])
+        deadline = self.execution_deadline(context)
+        if clock.current() is not None and deadline is not None and deadline < until:
+            self.time_out(context, saved["events"])  # simulated time reached the deadline first
+        clock.arrive(until)  # --time-scale: the wait ends at its moment on the execution's clock
         outcome = states.Outcome(saved["output"], saved["next"], saved["variables"] or {})
         return self.finish(context, outcome, saved["events"])
 
@@ -472,6 +488,8 @@ class AslTaskOperator(AslStateOperator):
     def execute(self, context: Any) -> Any:
         data, variables = self.state_input(context)
         progress = self._progress(context)
+        if progress.get("retry_at"):
+            clock.arrive(datetime.fromisoformat(progress.pop("retry_at")))
         if not progress["events"]:
             progress["entered"] = iso_now()
             progress["events"] = [self.entered_event(data)]
@@ -643,8 +661,11 @@ class AslTaskOperator(AslStateOperator):
                                              details))
         step = retry.next_retry(self.state.get("Retry", []), error.error, progress["counters"])
         if step.retry:
+            # under --time-scale Airflow waits scale x the delay; the next attempt starts at the
+            # full delay on the execution's clock (execute arrives there)
+            progress["retry_at"] = (clock.utcnow() + timedelta(seconds=step.delay)).isoformat()
             self._save(context, progress)
-            raise AslStateFailed(error.error, error.cause, step.delay, step.retrier) from exc
+            raise AslStateFailed(error.error, error.cause, clock.scaled(step.delay), step.retrier) from exc
         catcher = retry.find_catcher(self.state.get("Catch", []), error.error)
         if catcher is not None:
             # the task ends successfully: its log is where a user sees what was caught
@@ -782,7 +803,7 @@ def _clear_number(context: Any) -> int:
 def wait_until(state: dict[str, Any], data: Any, env: states.StateEnv, ql: str) -> datetime:
     """When a Wait state ends: its timestamp, or now plus its seconds (the trigger's moment)."""
     kind, value = states.wait_target(state, data, env, ql)
-    return value if kind == "timestamp" else datetime.now(UTC) + timedelta(seconds=float(value))
+    return value if kind == "timestamp" else clock.utcnow() + timedelta(seconds=float(value))
 
 
 def evaluation_failed(events: list[dict[str, Any]], error: AslError, state_name: str) -> list[dict[str, Any]]:

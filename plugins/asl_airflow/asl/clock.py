@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -45,6 +45,18 @@ class SimulatedClock:
         if real > 0:
             self._sleep(real)
 
+    def skip(self, seconds: float) -> None:
+        """Move simulated time forward by ``seconds`` without sleeping (the part of a wait that
+        something else, e.g. Airflow's scheduler, waited only ``scale`` of)."""
+        with self._lock:
+            self._skipped += max(0.0, float(seconds))
+
+    def advance_to(self, epoch: float) -> None:
+        """Move simulated time forward to ``epoch`` if it is behind (never backward): a wait that
+        ended early in real time ends at its simulated moment."""
+        with self._lock:
+            self._skipped = max(self._skipped, float(epoch) - self._real())
+
 
 _CURRENT: SimulatedClock | None = None
 
@@ -57,6 +69,34 @@ def now() -> float:
 
 def utcnow() -> datetime:
     return datetime.fromtimestamp(now(), UTC)
+
+
+def current() -> SimulatedClock | None:
+    """The simulated clock in use, or None (real time)."""
+    return _CURRENT
+
+
+def real_moment(moment: datetime) -> datetime:
+    """When, in real time, the simulated ``moment`` is to be waited for: ``scale`` of the way there
+    (``moment`` itself on real time). Airflow's triggers, reschedules and retry dates take this."""
+    clock = _CURRENT
+    if clock is None:
+        return moment
+    left = max(0.0, (moment - utcnow()).total_seconds())
+    return datetime.now(UTC) + timedelta(seconds=left * clock.scale)
+
+
+def scaled(seconds: float) -> float:
+    """A delay as waited for real (a retry's IntervalSeconds): ``seconds * scale``."""
+    clock = _CURRENT
+    return float(seconds) if clock is None else float(seconds) * clock.scale
+
+
+def arrive(moment: datetime) -> None:
+    """A wait for the simulated ``moment`` is over: simulated time is at least ``moment``."""
+    clock = _CURRENT
+    if clock is not None:
+        clock.advance_to(moment.timestamp())
 
 
 @contextmanager
