@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asl_airflow.airflow.operators import AslStateOperator, AslTaskOperator
-from asl_airflow.asl.definition import Definition
+from asl_airflow.asl.definition import Definition, json_pointer
 from asl_airflow.asl.errors import AslValidationError
 from asl_airflow.asl.graph import MAX_TASK_ID, StateGraph, id_label, short_hash
 from asl_airflow.asl.states import processor
@@ -48,10 +48,6 @@ def _current_prefix() -> str:
 
     group = TaskGroupContext.get_current()
     return group.child_id("x")[:-1] if group is not None else ""
-
-
-def _pointer(*parts: str) -> str:
-    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 def _task_states(machine: dict[str, Any], path: tuple[str, ...]) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
@@ -78,7 +74,7 @@ def check_compilable(definition: Definition) -> None:
     for path, state in _task_states(definition.document, ()):
         reason = problem(state["Resource"])
         if reason:
-            problems.append(f"{definition.source}:{_pointer(*path, 'Resource')}: {reason}")
+            problems.append(f"{definition.source}:{json_pointer(*path, 'Resource')}: {reason}")
     if problems:
         raise AslValidationError(problems)
 

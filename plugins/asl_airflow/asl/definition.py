@@ -110,6 +110,11 @@ def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
+def json_pointer(*parts: Any) -> str:
+    """The RFC 6901 pointer of ``parts`` (``/`` for none): how every problem says where it is."""
+    return "".join("/" + _escape(str(p)) for p in parts) or "/"
+
+
 #: a file larger than this is refused before it is read (AWS accepts 1 MB; pretty-printing and
 #: comments in YAML may make the file itself larger than the definition it holds)
 MAX_FILE_BYTES = 16 * 1024 * 1024

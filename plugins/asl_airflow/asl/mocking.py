@@ -26,13 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from asl_airflow.asl import errors
+from asl_airflow.asl.definition import json_pointer
 from asl_airflow.asl.errors import AslValidationError
 
 _RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
-
-
-def _pointer(*parts: str) -> str:
-    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 @dataclass(frozen=True)
@@ -133,13 +130,13 @@ class MockConfig:
         if not isinstance(responses, dict):
             return [f"{where}:/MockedResponses: must be an object"]
         for name, response in responses.items():
-            here = _pointer("MockedResponses", name)
+            here = json_pointer("MockedResponses", name)
             if not isinstance(response, dict) or not response:
                 out.append(f"{where}:{here}: a mocked response is an object of invocation numbers")
                 continue
             for key, body in response.items():
                 match = _RANGE.match(key)
-                at = f"{where}:{_pointer('MockedResponses', name, key)}"
+                at = f"{where}:{json_pointer('MockedResponses', name, key)}"
                 if not match or (match.group(2) and int(match.group(2)) < int(match.group(1))):
                     out.append(f"{at}: the key must be an invocation number or a range such as \"1-2\"")
                 if not isinstance(body, dict) or len(set(body) & {"Return", "Throw"}) != 1 or \
@@ -151,16 +148,16 @@ class MockConfig:
         for machine, spec in machines.items():
             cases = spec.get("TestCases") if isinstance(spec, dict) else None
             if not isinstance(cases, dict):
-                out.append(f"{where}:{_pointer('StateMachines', machine)}: needs a TestCases object")
+                out.append(f"{where}:{json_pointer('StateMachines', machine)}: needs a TestCases object")
                 continue
             for case, mapping in cases.items():
                 if not isinstance(mapping, dict):
-                    out.append(f"{where}:{_pointer('StateMachines', machine, 'TestCases', case)}: must map state "
+                    out.append(f"{where}:{json_pointer('StateMachines', machine, 'TestCases', case)}: must map state "
                                "names to mocked response names")
                     continue
                 for state, response_name in mapping.items():
                     if response_name not in responses:
-                        out.append(f"{where}:{_pointer('StateMachines', machine, 'TestCases', case, state)}: no "
+                        out.append(f"{where}:{json_pointer('StateMachines', machine, 'TestCases', case, state)}: no "
                                    f"mocked response named {response_name!r}")
         return out
 
@@ -180,12 +177,12 @@ class MockConfig:
         machines = self.document.get("StateMachines", {})
         if state_machine not in machines:
             known = ", ".join(sorted(machines)) or "none"
-            raise AslValidationError([f"{self.source}:{_pointer('StateMachines', state_machine)}: no state machine "
+            raise AslValidationError([f"{self.source}:{json_pointer('StateMachines', state_machine)}: no state machine "
                                       f"{state_machine!r} in the mock configuration (it has: {known})"])
         cases = machines[state_machine]["TestCases"]
         if test_case not in cases:
             known = ", ".join(sorted(cases)) or "none"
-            where = _pointer("StateMachines", state_machine, "TestCases", test_case)
+            where = json_pointer("StateMachines", state_machine, "TestCases", test_case)
             raise AslValidationError([f"{self.source}:{where}: no test case {test_case!r} (it has: {known})"])
         return MockCase(state_machine, test_case,
                         {state: self._response(name) for state, name in cases[test_case].items()})
