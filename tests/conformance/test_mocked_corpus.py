@@ -17,6 +17,7 @@ from typing import Any
 
 import asl_corpus as corpus
 import pytest
+from asl_airflow.asl.history import loads_detail
 from asl_airflow.runner import run
 
 SNAPSHOTS = [f"tests/aws/services/stepfunctions/v2/local_mocking/test_base_{name}.snapshot.json"
@@ -32,15 +33,6 @@ def _machines(machine: dict[str, Any], acc: dict[str, dict[str, Any]]) -> dict[s
             if isinstance(state.get(key), dict):
                 _machines(state[key], acc)
     return acc
-
-
-def _json(text: Any) -> Any:
-    if isinstance(text, str):
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return text
 
 
 def recordings() -> list[tuple[str, dict[str, Any]]]:
@@ -79,7 +71,7 @@ def mock_config(events: list[dict[str, Any]]) -> dict[str, Any]:
             succeeded = event.get(f"{kind}SucceededEventDetails")
             failed = event.get(f"{kind}FailedEventDetails")
             if succeeded is not None:
-                answers.setdefault(state_of(event), []).append({"Return": _json(succeeded.get("output"))})
+                answers.setdefault(state_of(event), []).append({"Return": loads_detail(succeeded.get("output"))})
             if failed is not None:
                 throw = {"Error": failed.get("error", "")}
                 if "cause" in failed:
@@ -126,7 +118,7 @@ def expected(events: list[dict[str, Any]]) -> dict[str, Any]:
     last = events[-1]
     out: dict[str, Any] = {"types": [e["type"] for e in events]}
     if last["type"] == "ExecutionSucceeded":
-        out.update(status="SUCCEEDED", output=_json(last["executionSucceededEventDetails"].get("output")))
+        out.update(status="SUCCEEDED", output=loads_detail(last["executionSucceededEventDetails"].get("output")))
     else:
         details = last.get("executionFailedEventDetails") or {}
         out.update(status="FAILED", error=details.get("error"), cause=details.get("cause"))
@@ -141,7 +133,7 @@ def reproduce(events: list[dict[str, Any]], engine: str = "local") -> tuple[str 
     tried = []
     for path, doc in candidates(events):
         try:
-            got = run(doc, _json(start.get("input")), engine=engine, history=True, mock_config=config,
+            got = run(doc, loads_detail(start.get("input")), engine=engine, history=True, mock_config=config,
                       test_case="recorded", state_machine="M", time_scale=0)
         except Exception as exc:  # noqa: BLE001 - a candidate that does not fit this recording
             tried.append(f"{path}: {type(exc).__name__}: {exc}"[:300])
@@ -189,7 +181,7 @@ def test_mocked_recording_on_the_airflow_engine(corpus_available: None, name: st
     assert template is not None
     doc = dict(candidates(recording["events"]))[template]
     start = recording["events"][0]["executionStartedEventDetails"]
-    got = run(doc, _json(start.get("input")), engine="airflow", history=True,
+    got = run(doc, loads_detail(start.get("input")), engine="airflow", history=True,
               mock_config=mock_config(recording["events"]), test_case="recorded", state_machine="M", time_scale=0)
     assert agrees(got, expected(recording["events"])), (got["status"], got["error"], got["cause"],
                                                         [e["type"] for e in got["history"]])

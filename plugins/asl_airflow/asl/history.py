@@ -6,6 +6,7 @@ Both engines describe what happened with the same events AWS writes (``Execution
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,17 @@ def dumps(value: Any) -> str:
     """JSON as Step Functions writes it inside event details (compact); a value with no JSON text
     (NaN, Infinity) raises :class:`~asl_airflow.asl.strictjson.JsonError` instead of writing ``NaN``."""
     return strictjson.dumps(value)
+
+
+def loads_detail(text: Any) -> Any:
+    """An event detail's JSON text read back (``input``, ``output``, ``parameters``): the value, or
+    the text itself when it is not JSON (or not text), so a reader of a history never fails on it."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 _ARN_FIELD = r"(?:\$\{[^}]*\}|[^:$])*"

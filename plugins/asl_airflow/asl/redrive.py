@@ -16,11 +16,11 @@ occurrence that did not exit runs for real, and everything after it.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from typing import Any
 
 from asl_airflow.asl import errors, retry, states
+from asl_airflow.asl.history import loads_detail
 
 _TERMINAL_FAILURES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 _ERROR_DETAILS = ("taskFailedEventDetails", "taskTimedOutEventDetails", "lambdaFunctionFailedEventDetails",
@@ -32,7 +32,6 @@ class NotRedrivable(errors.AslError):
 
     def __init__(self, message: str) -> None:
         super().__init__("ExecutionNotRedrivable", message)
-
 
 
 class _Occurrence:
@@ -61,7 +60,7 @@ class Replay:
             raise NotRedrivable("The execution's history is at the 25,000-event quota: it cannot be redriven")
         self.history = history
         self.redrive_count = sum(1 for e in history if e.get("type") == "ExecutionRedriven") + 1
-        self.input = _loads(history[0].get("executionStartedEventDetails", {}).get("input", "{}"))
+        self.input = loads_detail(history[0].get("executionStartedEventDetails", {}).get("input", "{}"))
         self.records: dict[str, list[_Occurrence]] = defaultdict(list)
         self._seen: dict[str, int] = defaultdict(int)
         self._collect()
@@ -75,14 +74,14 @@ class Replay:
             entered = event.get("stateEnteredEventDetails")
             exited = event.get("stateExitedEventDetails")
             if entered is not None:
-                occurrence = _Occurrence(_loads(entered.get("input")))
+                occurrence = _Occurrence(loads_detail(entered.get("input")))
                 self.records[entered["name"]].append(occurrence)
                 running[entered["name"]] = occurrence
                 last_entered.append(entered["name"])
             elif exited is not None and exited.get("name") in running:
                 occurrence = running.pop(exited["name"])
                 occurrence.exited = True
-                occurrence.output = _loads(exited.get("output"))
+                occurrence.output = loads_detail(exited.get("output"))
             else:
                 target = _owner(event, running, last_entered)
                 if target is None:
@@ -90,7 +89,7 @@ class Replay:
                 for key in ("taskSucceededEventDetails", "lambdaFunctionSucceededEventDetails",
                             "activitySucceededEventDetails"):
                     if key in event:
-                        target.result, target.error = _loads(event[key].get("output")), None
+                        target.result, target.error = loads_detail(event[key].get("output")), None
                 for key in _ERROR_DETAILS:
                     if key in event:
                         target.error = (event[key].get("error") or "", event[key].get("cause"))
@@ -131,15 +130,6 @@ def _owner(event: dict[str, Any], running: dict[str, _Occurrence], order: list[s
         if name in running:
             return running[name]
     return None
-
-
-def _loads(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 __all__ = ["NotRedrivable", "Replay"]

@@ -8,12 +8,12 @@ feeds them from a DAG run.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from asl_airflow.asl.context import ACCOUNT, REGION
+from asl_airflow.asl.history import loads_detail
 
 SUCCEEDED, FAILED, CAUGHT, RUNNING, NOT_RUN = "SUCCEEDED", "FAILED", "CAUGHT", "RUNNING", "NOT_RUN"
 #: when a state ran several times (Map iterations, loops), the worst outcome is what the diagram shows
@@ -47,15 +47,6 @@ def _details(event: dict[str, Any]) -> dict[str, Any]:
         if key.endswith("EventDetails") and isinstance(value, dict):
             return value
     return {}
-
-
-def _json(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 @dataclass
@@ -114,7 +105,7 @@ def walk_history(history: list[dict[str, Any]]) -> tuple[list[_Occurrence], dict
             continue
         if kind.endswith("StateEntered"):
             occurrence = _Occurrence(str(details.get("name")), kind.removesuffix("StateEntered"),
-                                     input=_json(details.get("input")))
+                                     input=loads_detail(details.get("input")))
             occurrences.append(occurrence)
             open_.append(occurrence)
             if occurrence.type == "Fail":
@@ -127,7 +118,7 @@ def walk_history(history: list[dict[str, Any]]) -> tuple[list[_Occurrence], dict
                 continue
             open_.remove(occurrence)
             occurrence.exited = True
-            occurrence.output = _json(details.get("output"))
+            occurrence.output = loads_detail(details.get("output"))
         else:
             wanted = kind.removesuffix("StateAborted") if kind.endswith("StateAborted") else _family(kind)
             occurrence = next((o for o in reversed(open_) if o.type == wanted), None)
