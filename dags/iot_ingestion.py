@@ -64,7 +64,7 @@ dag = asl_dag(
 )
 
 with dag:
-    landed = [task for task in success_ends(dag) if task.state_name == "Landed"]
+    landed = success_ends(dag, "Landed")
     landed >> GxCheckOperator(
         task_id="validate_iot_readings", suite_path=SUITE, bucket=LAKE, prefix="raw/iot/readings/" + BATCH,
     ) >> PromoteOperator(

@@ -61,7 +61,7 @@ dag = asl_dag(
 )
 
 with dag:
-    [task for task in success_ends(dag) if task.state_name == "Scored and loaded"] >> GxCheckOperator(
+    success_ends(dag, "Scored and loaded") >> GxCheckOperator(
         task_id="validate_scored_events",
         suite_path=INCLUDE / "gx" / "realtime_scored_events.json",
         bucket=LAKE,

@@ -58,7 +58,7 @@ dag = asl_dag(
 )
 
 with dag:
-    [task for task in success_ends(dag) if task.state_name == "Detected"] >> GxCheckOperator(
+    success_ends(dag, "Detected") >> GxCheckOperator(
         task_id="validate_video_detections",
         suite_path=INCLUDE / "gx" / "video_detections.json",
         bucket=LAKE,

@@ -67,12 +67,14 @@ def AslTaskGroup(  # noqa: N802 - reads like the TaskGroup it returns
     return group
 
 
-def success_ends(dag_or_group: Any) -> list[Any]:
-    """The tasks through which the compiled machine ends SUCCEEDED.
+def success_ends(dag_or_group: Any, state: str | None = None) -> list[Any]:
+    """The tasks through which the compiled machine ends SUCCEEDED (``state``: only the ones of
+    that end state, when the machine has several ends and only one of them landed the data).
 
     Hang work that must run only after the execution succeeded (a data-quality check, a dataset
     event for the next layer) below these with ``trigger_rule="none_failed_min_one_success"``:
     exactly one of them runs in a successful execution, and none succeeds in a failed one.
     """
     tasks = dag_or_group.iter_tasks() if hasattr(dag_or_group, "iter_tasks") else dag_or_group.tasks
-    return [task for task in tasks if getattr(task, "ends_execution", False)]
+    return [task for task in tasks if getattr(task, "ends_execution", False)
+            and (state is None or getattr(task, "state_name", None) == state)]
