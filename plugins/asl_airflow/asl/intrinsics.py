@@ -209,6 +209,17 @@ def parse(expr: str) -> Call:
     return call
 
 
+def path_args(call: Call) -> list[str]:
+    """Every path among ``call``'s arguments, nested calls' included (validation checks them)."""
+    found: list[str] = []
+    for arg in call.args:
+        if isinstance(arg, PathArg):
+            found.append(arg.path)
+        elif isinstance(arg, Call):
+            found.extend(path_args(arg))
+    return found
+
+
 def evaluate(expr: str, data: Any, context: Any, variables: dict[str, Any] | None) -> Any:
     """Evaluate an intrinsic function expression; raises AslError (States.Runtime) on failure."""
     try:

@@ -3,6 +3,9 @@
 Simple paths (``$.a.b[0]``, ``$['a b']``) are the overwhelming majority in real definitions, so they
 are parsed once into a tuple of keys and walked directly; everything else (wildcards, filters,
 slices, ``..``) goes through jsonpath-ng's extended parser. Both are cached per path string.
+
+Step Functions evaluates paths with Jayway JsonPath; ``asl/jayway.py`` gives jsonpath-ng's tree
+Jayway's meaning (``.[``, filters on objects, regex literals) and refuses what Jayway would not read.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ MISSING = _MISSING
 
 _SIMPLE_TOKEN = re.compile(
     r"""\.(?P<name>[^.\[\]'"*@()?,:\s]+)      # .name
-      | \[\s*(?P<index>-?\d+)\s*\]             # [0]
-      | \[\s*'(?P<sq>(?:[^'\\]|\\.)*)'\s*\]   # ['name']
-      | \[\s*"(?P<dq>(?:[^"\\]|\\.)*)"\s*\]   # ["name"]
+      | \.?\[\s*(?P<index>-?\d+)\s*\]             # [0] (Jayway skips a '.' before '[')
+      | \.?\[\s*'(?P<sq>(?:[^'\\]|\\.)*)'\s*\]   # ['name']
+      | \.?\[\s*"(?P<dq>(?:[^"\\]|\\.)*)"\s*\]   # ["name"]
     """,
     re.VERBOSE,
 )
@@ -63,10 +66,22 @@ def simple_keys(path: str) -> tuple[str | int, ...] | None:
 
 @lru_cache(maxsize=1024)
 def _compiled(path: str) -> Any:
-    from jsonpath_ng.ext import parse  # imported lazily: only complex paths need it
+    """The parsed form (``jayway.Compiled``) of a path that is not simple; raises for a path Step
+    Functions would not read (``jayway.InvalidPath`` or jsonpath-ng's parse errors)."""
+    from asl_airflow.asl import jayway  # imported lazily: only complex paths need jsonpath-ng
 
-    expr = path[1:] if path.startswith("$$") else path
-    return parse(expr)
+    return jayway.compile_path(path[1:] if path.startswith("$$") else path)
+
+
+def check(path: str) -> str | None:
+    """Why ``path`` (a ``$``/``$$`` path) is not JsonPath that Step Functions evaluates, or None."""
+    if simple_keys(path) is not None:
+        return None
+    try:
+        _compiled(path)
+    except Exception as exc:  # jsonpath-ng raises several exception types for bad syntax
+        return str(exc) or type(exc).__name__
+    return None
 
 
 def is_definite(path: str) -> bool:
@@ -74,30 +89,36 @@ def is_definite(path: str) -> bool:
     return simple_keys(path) is not None
 
 
+def _walk(root: Any, keys: tuple[str | int, ...], path: str) -> Any:
+    node = root
+    for key in keys:
+        if isinstance(key, int):
+            if not isinstance(node, list) or not -len(node) <= key < len(node):
+                raise PathNotFound(path)
+        elif not isinstance(node, dict) or key not in node:
+            raise PathNotFound(path)
+        node = node[key]
+    return node
+
+
 def get(data: Any, path: str, context: Any = None) -> Any:
     """Evaluate an ASL Path against ``data`` (or against ``context`` for ``$$`` paths).
 
-    Raises PathNotFound when a definite path does not exist.
+    A definite path gives the value it selects and raises PathNotFound when it does not exist; any
+    other (wildcard, filter, slice, scan, several indexes) gives the list of what it selects, possibly
+    empty, even when its beginning is missing (AWS: ``$.items[*]`` of ``{}`` is ``[]``).
     """
     root = context if path.startswith("$$") else data
     keys = simple_keys(path)
     if keys is not None:
-        node = root
-        for key in keys:
-            if isinstance(key, int):
-                if not isinstance(node, list) or not -len(node) <= key < len(node):
-                    raise PathNotFound(path)
-                node = node[key]
-            else:
-                if not isinstance(node, dict) or key not in node:
-                    raise PathNotFound(path)
-                node = node[key]
-        return node
+        return _walk(root, keys, path)
     try:
-        expr = _compiled(path)
+        compiled = _compiled(path)
     except Exception as exc:  # jsonpath-ng raises several exception types for bad syntax
         raise PathNotFound(f"{path} (invalid JSONPath: {exc})") from exc
-    return [m.value for m in expr.find(root)]
+    if compiled.definite:
+        return _walk(root, compiled.prefix, path)
+    return [m.value for m in compiled.tree.find(root)]
 
 
 def exists(data: Any, path: str, context: Any = None) -> bool:

@@ -312,9 +312,15 @@ class _Validator:
             return
         if value.startswith("States."):
             try:
-                intrinsics.parse(value)
+                call = intrinsics.parse(value)
             except intrinsics.IntrinsicSyntaxError as exc:
                 self.report(_ptr(*here), f"{message}: {exc}")
+                return
+            for path in intrinsics.path_args(call):
+                if path.startswith(("$.", "$[", "$$")):
+                    problem = paths.check(path)
+                    if problem:
+                        self.report(_ptr(*here), f"{message}: {path!r} is not a valid JSONPath: {problem}")
             return
         if value.startswith("$"):
             if value.startswith(("$.", "$[", "$$")) or value == "$":
@@ -332,12 +338,9 @@ class _Validator:
             if not _VARIABLE_NAME.match(re.split(r"[.\[]", value[1:], maxsplit=1)[0]):
                 self.report(_ptr(*here), f"{value!r} is not a valid JSONPath")
             return
-        if paths.simple_keys(value) is not None:
-            return
-        try:
-            paths._compiled(value)
-        except Exception as exc:  # jsonpath-ng raises several types for bad syntax
-            self.report(_ptr(*here), f"{value!r} is not a valid JSONPath: {exc}")
+        problem = paths.check(value)
+        if problem:
+            self.report(_ptr(*here), f"{value!r} is not a valid JSONPath: {problem}")
 
     def reference_path(self, value: Any, here: tuple[Any, ...], key: str) -> None:
         if not isinstance(value, str) or paths.simple_keys(value) is None or value.startswith("$$"):
@@ -554,10 +557,10 @@ class _Validator:
             self.report(_ptr(*base, "Parameters"), "use ItemSelector only (Parameters is its legacy name)")
         if ql == JSONPATH:
             if "ItemsPath" in state:
-                self.reference_path(state["ItemsPath"], (*base, "ItemsPath"), "ItemsPath") \
-                    if not str(state["ItemsPath"]).startswith("$") or str(state["ItemsPath"]).startswith(
-                        ("$.", "$[")) or state["ItemsPath"] == "$" else self.path(
-                            state["ItemsPath"], (*base, "ItemsPath"), "ItemsPath")
+                # AWS documents a Reference Path, but its docs listed `$.jar[?(@.a >= 5)]` among reference
+                # paths: a filter (or wildcard) is taken and its array iterated, rather than refuse what
+                # Step Functions may accept
+                self.path(state["ItemsPath"], (*base, "ItemsPath"), "ItemsPath")
             if "ItemSelector" in state:
                 self.template(state["ItemSelector"], (*base, "ItemSelector"))
         else:
