@@ -264,6 +264,7 @@ def _extend_moto() -> None:
 
     RedshiftDataAPIServiceBackend.describe_statement = describe_statement
     _datasync_executions_finish()
+    _bedrock()
 
 
 def _datasync_executions_finish() -> None:
@@ -444,6 +445,67 @@ def _sagemaker_runtime_scores() -> None:
         return 200, {"Content-Type": "text/csv", "x-Amzn-Invoked-Production-Variant": "AllTraffic"}, scores
 
     SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint
+
+
+def _s3_object_exists(account_id: str, region: str, uri: str) -> bool:
+    """Whether ``s3://bucket/key`` is an object in this server's S3."""
+    from moto.s3.models import s3_backends
+    from moto.utilities.utils import get_partition
+
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    try:
+        return s3_backends[account_id][get_partition(region)].get_object(bucket, key) is not None
+    except Exception:  # no such bucket
+        return False
+
+
+def _bedrock() -> None:
+    """Bedrock as the Step Functions integration needs it; moto's models neither run nor finish.
+
+    - A model customization job ends: moto keeps every job ``InProgress`` forever. Here it ends at its
+      first GetModelCustomizationJob, ``Completed`` when its training (and validation) data objects
+      are in this server's S3, ``Failed`` with a failureMessage naming the missing object otherwise,
+      as Bedrock fails a job whose data it cannot read (moto also reports the failureMessage
+      ``Failure Message`` on every job; a completed one has none).
+    - InvokeModel of a body that is not JSON although its content type says JSON is refused with
+      ``ValidationException`` (Bedrock: "Malformed input request"); moto answers HTTP 500. Any other
+      body gets moto's answer, ``{}`` (no model runs).
+    """
+    import json
+    from datetime import datetime
+
+    from moto.bedrock.exceptions import BedrockClientError
+    from moto.bedrock.models import BedrockBackend
+    from moto.bedrockruntime.responses import BedrockRuntimeResponse
+
+    get_job = BedrockBackend.get_model_customization_job
+
+    def get_model_customization_job(self: Any, job_identifier: str) -> Any:
+        job = get_job(self, job_identifier)
+        if job.status == "InProgress":
+            data = [job.training_data_config.get("s3Uri", "")] + [
+                v.get("s3Uri", "") for v in (job.validation_data_config or {}).get("validators", [])]
+            missing = [uri for uri in data if not _s3_object_exists(self.account_id, self.region_name, uri)]
+            job.status = "Failed" if missing else "Completed"
+            job.failure_message = f"The data object {missing[0]} does not exist." if missing else None
+            job.end_time = job.last_modified_time = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        return job
+
+    BedrockBackend.get_model_customization_job = get_model_customization_job
+
+    invoke = BedrockRuntimeResponse.invoke_model
+
+    def invoke_model(self: Any) -> Any:
+        content_type = self._get_param("contentType", "application/json")
+        if "json" in str(content_type).lower():
+            try:
+                json.loads(self._get_param("body") or "")
+            except (TypeError, ValueError) as exc:
+                raise BedrockClientError("ValidationException", f"Malformed input request: {exc}, please reformat "
+                                         "your input and try again.") from None
+        return invoke(self)
+
+    BedrockRuntimeResponse.invoke_model = invoke_model
 
 
 if __name__ == "__main__":  # the local stack's server: ``python -m asl_airflow.devstack -H HOST -p PORT``

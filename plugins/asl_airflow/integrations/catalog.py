@@ -24,6 +24,8 @@ SUPPORTED: dict[tuple[str, str], frozenset[str]] = {
     ("athena", "stopQueryExecution"): _CALL,
     ("aws-sdk", "*"): _TOKEN,
     ("batch", "submitJob"): _BOTH,
+    ("bedrock", "createModelCustomizationJob"): _BOTH,
+    ("bedrock", "invokeModel"): _CALL,
     ("dynamodb", "deleteItem"): _CALL,
     ("dynamodb", "getItem"): _CALL,
     ("dynamodb", "putItem"): _CALL,
