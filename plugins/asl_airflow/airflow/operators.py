@@ -520,13 +520,13 @@ class AslTaskOperator(AslStateOperator):
                     timeout, heartbeat = states.task_timeouts(self.state, data, env, self.query_language)
                 except AslError as exc:
                     return self._state_error(context, progress, data, env, exc)
-            if "task_token" in extra:  # the callback wait enforces TimeoutSeconds/HeartbeatSeconds itself
+            if "task_token" in extra or self.family == "Activity":  # their wait enforces both itself
                 extra["timeout_seconds"], extra["heartbeat_seconds"] = timeout, heartbeat
             elif timeout and not rerun:  # TimeoutSeconds counts the time AWS works too, deferred or not
                 progress["deadline"] = (datetime.now(UTC) + timedelta(seconds=timeout)).isoformat()
             entry, call = self._call(parameters, extra, self._journal(context, progress))
             if not rerun:
-                progress["events"].extend(self._scheduled(parameters))
+                progress["events"].extend(self._scheduled(parameters, timeout, heartbeat, entry))
                 progress.update(data=data, variables=variables, parameters=parameters,
                                 timeouts=[timeout, heartbeat], called=sum(progress["counters"]))
                 self._save(context, progress)
@@ -537,7 +537,7 @@ class AslTaskOperator(AslStateOperator):
             try:
                 result = entry.start(call, context)
             except _task_deferred() as deferred:
-                if progress.get("submitted") != progress["called"]:  # once per attempt, re-runs included
+                if progress.get("submitted") != progress["called"] and self.family != "Activity":  # once per attempt
                     progress["submitted"] = progress["called"]
                     progress["events"].append(_event("TaskSubmitted", "taskSubmittedEventDetails",
                                                      resource_details(self.family, self.resource)))
@@ -607,6 +607,9 @@ class AslTaskOperator(AslStateOperator):
             if isinstance(event, dict) and event.get(TIMEOUT_EVENT):
                 raise AslError(asl_errors.TIMEOUT, "The task timed out (TimeoutSeconds passed while AWS worked)")
             try:
+                if self.family == "Activity" and isinstance(event, dict) and event.get("started"):
+                    progress["events"].append(_event("ActivityStarted", "activityStartedEventDetails",
+                                                     _worker(event["started"])))
                 result = entry.resume(call, context, progress["method"], event)
             except _task_deferred() as deferred:  # the provider waits again (e.g. app start, then job)
                 self._defer(context, progress, deferred)
@@ -616,8 +619,14 @@ class AslTaskOperator(AslStateOperator):
 
     # -- outcomes -------------------------------------------------------------------------------
 
-    def _scheduled(self, parameters: Any) -> list[dict[str, Any]]:
+    def _scheduled(self, parameters: Any, timeout: float | None = None, heartbeat: float | None = None,
+                   entry: Any = None) -> list[dict[str, Any]]:
         family = self.family
+        if family == "Activity":  # ActivityStarted comes when a worker takes the task (resume_service)
+            limits = (("timeoutInSeconds", timeout), ("heartbeatInSeconds", heartbeat))
+            details = {"resource": self.resource, "input": dumps(parameters), **{k: int(v) for k, v in limits if v}}
+            scheduled = [_event("ActivityScheduled", "activityScheduledEventDetails", details)]
+            return scheduled + ([_event("ActivityStarted", None, None)] if getattr(entry, "mocked", False) else [])
         if family == "LambdaFunction":
             details = {"resource": self.resource, "input": dumps(parameters)}
         else:
@@ -657,7 +666,9 @@ class AslTaskOperator(AslStateOperator):
         if error.cause is not None:
             details["cause"] = error.cause
         if service_failed:
-            progress["events"].append(_event(f"{self.family}Failed", details_key(self.family, "Failed"),
+            # an activity that timed out (TimeoutSeconds, HeartbeatSeconds) is ActivityTimedOut on AWS
+            what = "TimedOut" if self.family == "Activity" and error.error in _TIMEOUTS else "Failed"
+            progress["events"].append(_event(f"{self.family}{what}", details_key(self.family, what),
                                              details))
         step = retry.next_retry(self.state.get("Retry", []), error.error, progress["counters"])
         if step.retry:
@@ -675,6 +686,15 @@ class AslTaskOperator(AslStateOperator):
             return self.finish(context, outcome, progress["events"])
         self.push_record(context, None, None, None, progress["events"], error)
         raise AslStateFailed(error.error, error.cause) from exc
+
+
+_TIMEOUTS = frozenset({asl_errors.TIMEOUT, asl_errors.HEARTBEAT_TIMEOUT})
+
+
+def _worker(started: Any) -> dict[str, Any]:
+    """``activityStartedEventDetails``: the name the worker gave GetActivityTask (none if it gave none)."""
+    name = started.get("workerName") if isinstance(started, dict) else None
+    return {"workerName": name} if name else {}
 
 
 _TOKEN_TEXT = re.compile(r"v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}")  # callbacks.encode_task_token

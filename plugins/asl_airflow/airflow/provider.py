@@ -38,7 +38,10 @@ _OPTIONS = {
         "state attribute is queued'). A re-run of the same attempt holds twice as long each time. "
         "Raise it when the scheduler lags more than this behind its executor. 0 always defers.", "float", "5"),
     "task_token_poll_interval": _option(
-        "Seconds between two looks of a .waitForTaskToken trigger for its callback.", "float", "2"),
+        "Seconds between two looks of a .waitForTaskToken or activity trigger for its callback.", "float", "2"),
+    "activity_poll_seconds": _option(
+        "How long GetActivityTask holds an activity worker's poll when no task is offered before it answers "
+        "with no task (Step Functions holds it 60 seconds).", "float", "60"),
     "reconnect_tries": _option(
         "Airflow tries a Task gets on top of its ASL retries, to re-run an attempt a worker crash cut "
         "short (0 turns crash recovery off).", "integer", "3"),

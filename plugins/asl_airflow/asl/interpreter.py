@@ -379,7 +379,7 @@ class Interpreter:
                 except errors.AslError as exc:
                     raise self._located(exc, env.state_name) from None
                 self._checked_size(parameters, env.state_name)
-                self._task_scheduled(family, resource, parameters, state)
+                self._task_scheduled(family, resource, parameters, state, env)
                 self.history.add(f"{family}Started", None)
                 env.submitted = None
                 result = self.invoke(resource, parameters, state, env)
@@ -423,10 +423,14 @@ class Interpreter:
         self.history.add("TaskSubmitted", "taskSubmittedEventDetails", details)
         env.submitted = None
 
-    def _task_scheduled(self, family: str, resource: str, parameters: Any, state: dict[str, Any]) -> None:
+    def _task_scheduled(self, family: str, resource: str, parameters: Any, state: dict[str, Any],
+                        env: states.StateEnv | None = None) -> None:
         details: dict[str, Any] = {"parameters": dumps(parameters)}
-        if family == "LambdaFunction":
+        if family in ("LambdaFunction", "Activity"):
             details = {"resource": resource, "input": dumps(parameters)}
+            if family == "Activity" and env is not None:  # ActivityScheduledEventDetails carries the limits
+                limits = (("timeoutInSeconds", env.timeout_seconds), ("heartbeatInSeconds", env.heartbeat_seconds))
+                details.update((key, int(value)) for key, value in limits if value)
         else:
             details.update(resource_details(family, resource))
         self.history.add(f"{family}Scheduled", details_key(family, "Scheduled"), details)

@@ -70,7 +70,8 @@ def resolve(resource: str) -> tuple[Integration, str, str, str]:
         raise AslError(asl_errors.RUNTIME, reason)
     service, action, pattern = parse_resource(resource)
     entries = table()
-    entry = entries.get((service, action)) or entries[("aws-sdk", "*")]
+    # an exact entry, else the service's own catch-all (every activity), else the generic AWS SDK one
+    entry = entries.get((service, action)) or entries.get((service, "*")) or entries[("aws-sdk", "*")]
     if pattern == WAIT_FOR_TASK_TOKEN:
         from asl_airflow.integrations.callbacks import wait_for_task_token
 

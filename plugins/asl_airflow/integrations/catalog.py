@@ -17,6 +17,7 @@ _TOKEN = frozenset({"", ".waitForTaskToken"})
 
 #: ``(service, action) -> patterns`` ("" is request-response); ("aws-sdk", "*") is any AWS SDK action
 SUPPORTED: dict[tuple[str, str], frozenset[str]] = {
+    ("activity", "*"): _CALL,
     ("apigateway", "invoke"): _TOKEN,
     ("athena", "getQueryExecution"): _CALL,
     ("athena", "getQueryResults"): _CALL,
@@ -30,6 +31,7 @@ SUPPORTED: dict[tuple[str, str], frozenset[str]] = {
     ("dynamodb", "getItem"): _CALL,
     ("dynamodb", "putItem"): _CALL,
     ("dynamodb", "updateItem"): _CALL,
+    ("ecs", "runTask"): frozenset({"", ".sync", ".waitForTaskToken"}),
     ("elasticmapreduce", "addStep"): _BOTH,
     ("elasticmapreduce", "createCluster"): _BOTH,
     ("elasticmapreduce", "terminateCluster"): _BOTH,
@@ -59,6 +61,8 @@ def problem(resource: str) -> str | None:
     patterns = SUPPORTED.get((service, action))
     if patterns is None and service.startswith("aws-sdk:"):
         patterns = SUPPORTED[("aws-sdk", "*")]
+    if patterns is None and service == "activity" and action:
+        patterns = SUPPORTED[("activity", "*")]  # any activity's name
     if patterns is None:
         return f"Resource {resource!r} is not a supported service integration"
     if pattern not in patterns:

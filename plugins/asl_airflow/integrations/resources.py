@@ -10,6 +10,9 @@ import re
 REQUEST_RESPONSE = ""
 SYNC = ".sync"
 WAIT_FOR_TASK_TOKEN = ".waitForTaskToken"
+#: the "service" of a Step Functions activity (``arn:aws:states:<region>:<account>:activity:<name>``);
+#: its action is the activity's name, and one table entry, ``(ACTIVITY, "*")``, serves them all
+ACTIVITY = "activity"
 
 #: matched after :func:`integration_arn` has emptied the region and account fields
 _OPTIMISED = re.compile(
@@ -45,11 +48,14 @@ def parse_resource(resource: str) -> tuple[str, str, str]:
     """``(service, action, pattern)`` for a Task Resource ARN.
 
     ``arn:aws:states:::sagemaker:createTrainingJob.sync`` -> ``("sagemaker", "createTrainingJob", ".sync")``;
-    a bare Lambda function ARN -> ``("lambda", "arn", "")``. The region and account may be given
-    (see :func:`integration_arn`).
+    a bare Lambda function ARN -> ``("lambda", "arn", "")``; an activity ARN -> ``("activity",
+    <name>, "")``. The region and account may be given (see :func:`integration_arn`).
     """
     if _LAMBDA_ARN.match(_PLACEHOLDER.sub("x", resource)):
         return "lambda", "arn", REQUEST_RESPONSE
+    regional = _REGIONAL.match(resource)
+    if regional and regional.group("kind") == ACTIVITY:
+        return ACTIVITY, regional.group("rest").partition(":")[2], REQUEST_RESPONSE
     resource = integration_arn(resource)
     match = _OPTIMISED.match(resource)
     if match:

@@ -19,6 +19,9 @@ def test_catalog_lists_exactly_the_table():
     "arn:aws:states:::nope:doIt",
     "arn:aws:lambda:us-east-1:123456789012:function:f",
     "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+    "arn:aws:states:us-east-1:123456789012:activity:resize",
+    "arn:aws:states:us-east-1:123456789012:activity:resize.waitForTaskToken",
+    "arn:aws:states:us-east-1:123456789012:stateMachine:child",
 ])
 def test_catalog_answers_as_resolve_does(resource):
     try:

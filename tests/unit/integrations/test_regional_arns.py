@@ -21,8 +21,10 @@ TEMPLATE = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:"
     (TEMPLATE + "aws-sdk:dynamodb:query", ("aws-sdk:dynamodb", "query", "")),
     ("arn:aws:states:${AWS::Region}::sqs:sendMessage", ("sqs", "sendMessage", "")),
     ("arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:f", ("lambda", "arn", "")),
-    # Step Functions' own resources in the same form are not service integrations
-    ("arn:aws:states:us-east-1:123456789012:activity:fetch", ("", "", "")),
+    # an activity is served by one entry for all of them; its name is the action
+    ("arn:aws:states:us-east-1:123456789012:activity:fetch", ("activity", "fetch", "")),
+    ("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:activity:fetch", ("activity", "fetch", "")),
+    # Step Functions' other own resources in the same form are not service integrations
     ("arn:aws:states:us-east-1:123456789012:stateMachine:child", ("", "", "")),
 ])
 def test_region_and_account_are_accepted(resource, expected):
