@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -265,6 +266,7 @@ def _extend_moto() -> None:
     RedshiftDataAPIServiceBackend.describe_statement = describe_statement
     _datasync_executions_finish()
     _bedrock()
+    _ecs()
 
 
 def _datasync_executions_finish() -> None:
@@ -506,6 +508,98 @@ def _bedrock() -> None:
         return invoke(self)
 
     BedrockRuntimeResponse.invoke_model = invoke_model
+
+
+#: an image of an ECR registry: account, region, repository, tag, digest
+_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)(?::([^@]+))?(?:@(.+))?$")
+
+
+def _unpullable(image: str | None) -> bool:
+    """Whether ``image`` names an image of this server's ECR that it does not hold."""
+    from moto.ecr.models import ecr_backends
+
+    match = _ECR_IMAGE.match(image or "")
+    if not match:
+        return False  # another registry (Docker Hub, public ECR): taken as pullable
+    account, region, name, tag, digest = match.groups()
+    repository = ecr_backends[account][region].repositories.get(name)
+    if repository is None:
+        return True
+    try:
+        repository._get_image(tag or ("latest" if not digest else None), digest)
+    except Exception:
+        return True
+    return False
+
+
+def _ecs() -> None:
+    """ECS tasks as the Step Functions integration needs them; moto runs no container.
+
+    - RunTask honours ``clientToken``: a repeated token returns the first call's tasks and starts
+      none, as ECS's idempotency does (moto starts new tasks every time). The ``ecs:runTask.sync``
+      entry relies on it to start a task at most once per ASL attempt.
+    - A task ends: moto walks a started task through DEACTIVATING, STOPPING and DEPROVISIONING, one
+      DescribeTasks at a time, and leaves its containers PENDING with exit code 0. Here a task is
+      STOPPED at its first DescribeTasks, as if its containers had run: containers STOPPED with exit
+      code 0, ``stopCode`` EssentialContainerExited. Unless an image cannot be pulled: an image of an
+      ECR registry whose repository or tag is not in this server's ECR stops the task as ECS does,
+      ``stopCode`` TaskFailedToStart, the container's ``reason`` CannotPullContainerError and no exit
+      code. Images of other registries are taken as pullable. A task stopped with StopTask ends
+      ``UserInitiated``, its containers without an exit code.
+    """
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.ecs.models import EC2ContainerServiceBackend, Task
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    init = Task.__init__
+
+    def task_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self._transitions = [("RUNNING", "STOPPED")]  # moto's own default: one step per DescribeTasks
+
+    def end(task: Any) -> None:
+        stopped_by_user = task.desired_status == "STOPPED"  # StopTask: its containers were killed
+        task._asl_ended, task.desired_status = True, "STOPPED"
+        task.stopped_at = task.execution_stopped_at = utcnow()
+        unpullable = next((c.image for c in task.containers if _unpullable(c.image)), None)
+        if stopped_by_user:
+            task.stop_code = "UserInitiated"
+        elif unpullable:
+            task.stop_code = "TaskFailedToStart"
+            task.stopped_reason = f"CannotPullContainerError: failed to resolve ref {unpullable}: not found"
+        else:
+            task.stop_code = "EssentialContainerExited"
+            task.stopped_reason = task.stopped_reason or "Essential container in task exited"
+        for container in task.containers:
+            container.last_status = "STOPPED"
+            if unpullable or stopped_by_user:  # no exit code: the container never ran to its end
+                container.exitCode, container.reason = None, task.stopped_reason
+
+    describe = EC2ContainerServiceBackend.describe_tasks
+
+    def describe_tasks(self: Any, cluster_str: str, tasks: list[str]) -> Any:
+        found = describe(self, cluster_str, tasks)
+        for task in found:
+            if task.last_status == "STOPPED" and not getattr(task, "_asl_ended", False):
+                end(task)
+        return found
+
+    run = EC2ContainerServiceResponse.run_task
+
+    def run_task(self: Any) -> Any:
+        token = self._get_param("clientToken")
+        seen = self.ecs_backend.__dict__.setdefault("_asl_tokens", {})
+        if token and token in seen:
+            return ActionResult({"tasks": seen[token], "failures": []})
+        answer = run(self)
+        if token:
+            seen[token] = answer.result["tasks"]
+        return answer
+
+    Task.__init__ = task_init
+    EC2ContainerServiceBackend.describe_tasks = describe_tasks
+    EC2ContainerServiceResponse.run_task = run_task
 
 
 if __name__ == "__main__":  # the local stack's server: ``python -m asl_airflow.devstack -H HOST -p PORT``
