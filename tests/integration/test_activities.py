@@ -10,6 +10,7 @@ example, run as written with boto3's ``stepfunctions`` client (AWS JSON 1.0, a b
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import threading
@@ -219,3 +220,24 @@ def test_readme_worker_and_heartbeats_complete_activities(airflow_home, api, end
     for token in tokens:
         with pytest.raises(slow.exceptions.TaskTimedOut):
             slow.send_task_success(taskToken=token, output="{}")
+
+
+@pytest.mark.skipif(os.environ.get("ASL_ALL_TESTS") != "1",
+                    reason="one more dag.test run (~20 s); `make test-all` (ASL_ALL_TESTS=1) runs it")
+def test_a_mocked_activity_answers_alike_on_both_engines(tmp_path):
+    from asl_airflow import run
+
+    machine = {"StartAt": "Resize", "States": {"Resize": {
+        "Type": "Task", "Resource": RESIZE, "TimeoutSeconds": 30, "End": True}}}
+    mocks = tmp_path / "mocks.json"
+    mocks.write_text(json.dumps({"StateMachines": {"m": {"TestCases": {"Happy": {"Resize": "Resized"}}}},
+                                 "MockedResponses": {"Resized": {"0": {"Return": {"width": 64}}}}}))
+    results = {engine: run(machine, {"image": "cat.png"}, engine=engine, history=True, mock_config=mocks,
+                           test_case="Happy", state_machine="m") for engine in ("local", "airflow")}
+    for result in results.values():
+        assert (result["status"], result["output"]) == ("SUCCEEDED", {"width": 64})
+    activity = {engine: [(e["type"], e.get("activityScheduledEventDetails")) for e in result["history"]
+                         if e["type"].startswith("Activity")] for engine, result in results.items()}
+    assert activity["local"] == activity["airflow"] == [
+        ("ActivityScheduled", {"resource": RESIZE, "input": '{"image":"cat.png"}', "timeoutInSeconds": 30}),
+        ("ActivityStarted", None), ("ActivitySucceeded", None)]
