@@ -349,6 +349,10 @@ class AslRegionOperator(AslStateOperator):
                  aws_conn_id: str = "aws_default", region_name: str | None = None, **kwargs: Any) -> None:
         names = list(members)
         kwargs.setdefault("task_display_name", names[0] if len(names) == 1 else "loop: " + " → ".join(names))
+        if any(machine_states[name]["Type"] == "Task" for name in names):
+            # re-running the region after a crash would repeat its service calls from the region's
+            # start: a crash fails the run instead (a region keeps no per-call submission record)
+            kwargs.setdefault("retries", 0)
         super().__init__(state_name=names[0], state=machine_states[names[0]], **kwargs)
         self.members = names
         self.names = names

@@ -137,6 +137,10 @@ class AslStateOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("task_display_name", state_name)
+        # a worker that died (killed, heartbeat lost, API server unreachable) is no ASL failure:
+        # these states do no AWS work, so running them again is safe (a Wait keeps its moment)
+        kwargs.setdefault("retries", reconnect_tries())
+        kwargs.setdefault("retry_delay", timedelta(seconds=reconnect_delay()))
         kwargs.setdefault("doc_md", f"**{state['Type']}** state `{state_name}`\n\n```json\n"
                           f"{json.dumps(state, indent=2)}\n```")
         super().__init__(**kwargs)
@@ -356,7 +360,11 @@ class AslStateOperator(BaseOperator):
     def _wait(self, context: Any, data: Any, env: states.StateEnv, events: list[dict[str, Any]]) -> Any:
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-        moment = wait_until(self.state, data, env, self.query_language)
+        previous = context["task_state_store"].get(_PROGRESS)
+        if isinstance(previous, dict) and previous.get("until") and previous.get("clear", 0) == _clear_number(context):
+            moment = datetime.fromisoformat(previous["until"])  # a re-run after a crash: the same moment
+        else:
+            moment = wait_until(self.state, data, env, self.query_language)
         outcome = states.wait_outcome(self.state, data, env, self.query_language)
         deadline = self.execution_deadline(context)
         # the moment on the execution's clock, and when that is in real time: the same, except under
@@ -366,6 +374,7 @@ class AslStateOperator(BaseOperator):
         context["task_state_store"].set(_PROGRESS, {
             "output": outcome.output, "next": outcome.next, "variables": outcome.variables, "events": events,
             "until": moment.isoformat(), "real_until": real.isoformat(), "try": context["ti"].try_number,
+            "clear": _clear_number(context),
         })
         if end <= clock.utcnow():
             return self.resume_wait(context)

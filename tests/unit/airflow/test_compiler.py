@@ -57,7 +57,9 @@ def test_retry_is_native_airflow_retries_with_the_asl_policy():
     assert train.retries == 3 + reconnect_tries()
     assert isinstance(train.retry_policy, AslRetryPolicy)
     assert train.retry_delay == timedelta(seconds=reconnect_delay())
-    assert dag.get_task("Pipeline_failed").retries == 0
+    # a state without ASL retries gets only the crash re-runs; its ASL failure is final (AirflowFailException)
+    assert dag.get_task("Pipeline_failed").retries == reconnect_tries()
+    assert dag.get_task("Pipeline_failed").retry_policy is None
 
 
 def test_policy_uses_the_delay_the_state_decided():
