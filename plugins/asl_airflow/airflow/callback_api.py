@@ -266,13 +266,16 @@ def _activity_poll_seconds() -> float:
     return max(conf.getfloat("asl_airflow", "activity_poll_seconds", fallback=DEFAULT_ACTIVITY_POLL_SECONDS), 0.0)
 
 
-async def get_activity_task(body: GetActivityTask, user: BaseUser) -> dict[str, Any]:
+async def get_activity_task(body: GetActivityTask, user: BaseUser, request: Request | None = None) -> dict[str, Any]:
     """The long poll: a claimed task as soon as one is offered, else ``{"taskToken": null}`` after
-    ``activity_poll_seconds``. Holding the poll costs no thread (it sleeps on the event loop)."""
+    ``activity_poll_seconds``. Holding the poll costs no thread (it sleeps on the event loop); a
+    worker that hung up claims nothing (its task would otherwise wait for a worker that is gone)."""
     arn = _activity_arn(body.activityArn)
     await run_in_threadpool(_authorize_any, user)
     deadline = time.monotonic() + _activity_poll_seconds()
     while True:
+        if request is not None and await request.is_disconnected():
+            return {"taskToken": None}
         task = await run_in_threadpool(claim_activity_task, arn, body.workerName, user)
         if task is not None:
             return task
@@ -365,10 +368,10 @@ def create_app() -> FastAPI:
         return _send_task_heartbeat(body, user)
 
     @app.post("/GetActivityTask")
-    async def get_activity_task_route(body: GetActivityTask, user: GetUserDep) -> dict[str, Any]:
+    async def get_activity_task_route(body: GetActivityTask, user: GetUserDep, request: Request) -> dict[str, Any]:
         """An activity worker asks for work: ``{"taskToken", "input"}``, or ``{"taskToken": null}``
         when none came within ``[asl_airflow] activity_poll_seconds`` (60)."""
-        return await get_activity_task(body, user)
+        return await get_activity_task(body, user, request)
 
     @app.post("/", summary="Step Functions' JSON 1.0 protocol (X-Amz-Target), for AWS SDK clients")
     async def aws_json(request: Request, user: GetUserDep) -> JSONResponse:
@@ -389,7 +392,7 @@ def create_app() -> FastAPI:
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
             raise StepFunctionsError("ValidationException", problems) from None
         if action == "GetActivityTask":
-            answer = await get_activity_task(body, user)
+            answer = await get_activity_task(body, user, request)
         else:
             answer = await run_in_threadpool(handler, body, user)
         return JSONResponse(answer, media_type="application/x-amz-json-1.0")
