@@ -42,6 +42,7 @@ SUPPORTED: dict[tuple[str, str], frozenset[str]] = {
     ("http", "invoke"): _CALL,
     ("lambda", "arn"): _CALL,
     ("lambda", "invoke"): _TOKEN,
+    ("mediaconvert", "createJob"): _BOTH,
     ("sagemaker", "createEndpoint"): _CALL,
     ("sagemaker", "createEndpointConfig"): _CALL,
     ("sagemaker", "createHyperParameterTuningJob"): _BOTH,
