@@ -32,7 +32,6 @@ SUPPORTED: dict[tuple[str, str], frozenset[str]] = {
     ("dynamodb", "putItem"): _CALL,
     ("dynamodb", "updateItem"): _CALL,
     ("ecs", "runTask"): frozenset({"", ".sync", ".waitForTaskToken"}),
-    ("ecs", "runTask"): frozenset({"", ".sync", ".waitForTaskToken"}),
     ("elasticmapreduce", "addStep"): _BOTH,
     ("elasticmapreduce", "createCluster"): _BOTH,
     ("elasticmapreduce", "terminateCluster"): _BOTH,
