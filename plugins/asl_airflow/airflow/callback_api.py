@@ -247,7 +247,8 @@ def claim_activity_task(arn: str, worker_name: str | None, user: BaseUser) -> di
             where = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": index}
             ti = session.scalar(select(TaskInstance).filter_by(**where).with_for_update())
             offer = _decode(session.scalar(select(XComModel.value).filter_by(key=ACTIVITY_KEY, **where)))
-            if ti is None or ti.state not in waiting or not isinstance(offer, dict) or offer.get("started"):
+            if (ti is None or ti.state not in waiting or not isinstance(offer, dict) or offer.get("started")
+                    or offer.get("activity") != arn):
                 continue  # taken or ended meanwhile
             token = callbacks.encode_task_token(
                 callbacks.TokenTarget(dag_id, run_id, task_id, index, int(ti.try_number)), secrets.token_urlsafe(32))
