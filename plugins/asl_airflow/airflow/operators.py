@@ -543,17 +543,33 @@ class AslTaskOperator(AslStateOperator):
                 # a mocked job or callback is submitted at once, as Step Functions Local records it
                 progress["events"].append(_event("TaskSubmitted", "taskSubmittedEventDetails",
                                                  resource_details(self.family, self.resource)))
+            # a .sync job that was submitted: AWS records TaskSubmitted between TaskStarted and the
+            # job's end, whether the provider defers or finds the job done at once (as on moto)
+            submits = not getattr(entry, "mocked", False) and self.resource.endswith((".sync", ".sync:2"))
             try:
                 result = entry.start(call, context)
             except _task_deferred() as deferred:
-                if progress.get("submitted") != progress["called"] and self.family != "Activity":  # once per attempt
-                    progress["submitted"] = progress["called"]
-                    progress["events"].append(_event("TaskSubmitted", "taskSubmittedEventDetails",
-                                                     resource_details(self.family, self.resource)))
+                if self.family != "Activity":
+                    self._record_submitted(progress)
                 self._defer(context, progress, deferred)
+            except Exception as exc:
+                from asl_airflow.integrations.errors import to_asl_error
+
+                if submits and to_asl_error(exc, entry, call).error == "States.TaskFailed":  # submitted, then failed
+                    self._record_submitted(progress)
+                raise
+            if submits:
+                self._record_submitted(progress)
         except Exception as exc:
             return self._failed(context, progress, data, env, exc, entry, call)
         return self._succeeded(context, progress, data, env, result)
+
+    def _record_submitted(self, progress: dict[str, Any]) -> None:
+        """``TaskSubmitted``, once per ASL attempt (a re-run of the attempt after a crash included)."""
+        if progress.get("submitted") != progress["called"]:
+            progress["submitted"] = progress["called"]
+            progress["events"].append(_event("TaskSubmitted", "taskSubmittedEventDetails",
+                                             resource_details(self.family, self.resource)))
 
     def _defer(self, context: Any, progress: dict[str, Any], deferred: Any) -> None:
         """Defer on the provider's trigger, resuming in :meth:`resume_service`; the trigger's timeout
