@@ -467,7 +467,9 @@ def collapse_repeats(steps: list[str]) -> list[str]:
 _VOLATILE = [
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?"), "<time>"),
+    (re.compile(r"\bjr_[0-9a-f]{16,}\b"), "<id>"),  # Glue job runs
     (re.compile(r"\b(exec|jr|job|step|j|app|q)-?[0-9a-zA-Z]{8,}\b"), "<id>"),
+    (re.compile(r"\b(?=[0-9a-z]*\d)[0-9a-z]{16,}\b"), "<id>"),  # EMR Serverless job runs and applications
     (re.compile(r"\b[0-9a-f]{16,}\b"), "<hex>"),
     (re.compile(r"\b[0-9A-Z]{16,}\b"), "<ID>"),
     (re.compile(r"\d{2}:\d{2}:\d{2}"), "<clock>"),

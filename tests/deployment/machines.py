@@ -57,14 +57,14 @@ MAP = {
 }
 
 PARALLEL = {
-    "Comment": "A Parallel whose first branch waits 3 s; the second one fails when asked, and is caught.",
+    "Comment": "A Parallel whose first branch waits $.wait seconds; the second one fails when asked, and is caught.",
     "StartAt": "Both",
     "States": {
         "Both": {
             "Type": "Parallel",
             "Branches": [
-                {"StartAt": "Wait 3 s", "States": {
-                    "Wait 3 s": {"Type": "Wait", "Seconds": 3, "Next": "Slow done"},
+                {"StartAt": "Slow wait", "States": {
+                    "Slow wait": {"Type": "Wait", "SecondsPath": "$.wait", "Next": "Slow done"},
                     "Slow done": {"Type": "Pass", "Result": "slow", "End": True}}},
                 {"StartAt": "Fail?", "States": {
                     "Fail?": {"Type": "Choice",
@@ -127,8 +127,11 @@ RUNS: list[tuple[str, Any]] = [
     *[("deploy_wait", {"seconds": s}) for s in (1, 2, 3)],
     *[("deploy_poll_loop", {"limit": n}) for n in (2, 3, 3, 4, 4)],
     ("deploy_map", {"items": [1, 2, 3, 4, 5]}),
-    *[("deploy_parallel", {"fail": False}) for _ in range(3)],
-    ("deploy_parallel", {"fail": True}),
+    *[("deploy_parallel", {"fail": False, "wait": 3}) for _ in range(3)],
+    # the failing branch stops the waiting one: on AWS a state transition takes milliseconds, on
+    # Airflow each state is a task that takes seconds to start, so the Wait it stops is one no task
+    # hop can outrun (a 3 s Wait would end before the Choice and the Fail state's tasks ran)
+    ("deploy_parallel", {"fail": True, "wait": 60}),
     ("deploy_retry_catch", {"key": "no/such/key.csv"}),
     ("deploy_retry_catch", {"key": "raw/orders/orders-2025-06-01.csv"}),
     ("deploy_retry_fail", {"key": "no/such/key.csv"}),
