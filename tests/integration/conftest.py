@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -23,6 +24,25 @@ def stack_env(local_stack, monkeypatch):
     for key, value in local_stack.env().items():
         monkeypatch.setenv(key, value)
     yield local_stack
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def environment():
+    """``with environment({...}):`` sets variables for a block and then restores the whole process
+    environment (what the runs inside it set included): for module-scoped fixtures, where
+    ``monkeypatch`` is not available."""
+    return _environment
 
 
 def pytest_collection_modifyitems(items):

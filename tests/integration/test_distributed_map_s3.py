@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
-import os
 import uuid
 
 import asl_airflow
@@ -82,20 +80,9 @@ def bucket(local_stack):
     return name
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    saved = dict(os.environ)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 @pytest.fixture(scope="module")
-def runs(local_stack, bucket):
-    with _environment(local_stack.env()):
+def runs(local_stack, bucket, environment):
+    with environment(local_stack.env()):
         return {engine: asl_airflow.run(machine(bucket), {}, engine=engine, history=True)
                 for engine in ("local", "airflow")}
 

@@ -5,9 +5,7 @@ errors with the response body as the cause."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -83,24 +81,13 @@ def machine(endpoint: str) -> dict:
     return {"StartAt": steps[0][0], "States": states}
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    saved = dict(os.environ)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 AWS_CONN = json.dumps({"conn_type": "aws", "login": "AKIDEXAMPLE", "password": "secret",
                        "extra": {"region_name": "eu-west-1"}})
 
 
 @pytest.fixture(scope="module")
-def runs(server):
-    with _environment({"AIRFLOW_CONN_AWS_DEFAULT": AWS_CONN}):
+def runs(server, environment):
+    with environment({"AIRFLOW_CONN_AWS_DEFAULT": AWS_CONN}):
         return {engine: asl_airflow.run(machine(server), {"name": "rex"}, engine=engine, history=True)
                 for engine in ("local", "airflow")}
 

@@ -4,8 +4,6 @@ Step Functions names them (a declared error keeps its class; any other is Amazon
 
 from __future__ import annotations
 
-import contextlib
-import os
 import uuid
 
 import asl_airflow
@@ -57,17 +55,6 @@ def machine(table: str) -> dict:
     return {"StartAt": "Put", "States": states}
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    saved = dict(os.environ)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 @pytest.fixture(scope="module")
 def table(local_stack):
     name = f"asl-ddb-{uuid.uuid4().hex[:8]}"
@@ -78,8 +65,8 @@ def table(local_stack):
 
 
 @pytest.fixture(scope="module")
-def runs(local_stack, table):
-    with _environment(local_stack.env()):
+def runs(local_stack, table, environment):
+    with environment(local_stack.env()):
         local = asl_airflow.run(machine(table), {"id": "order-1"}, engine="local", history=True)
         airflow = asl_airflow.run(machine(table), {"id": "order-2"}, engine="airflow", history=True)
     return {"local": local, "airflow": airflow}

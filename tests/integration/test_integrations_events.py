@@ -4,9 +4,7 @@ as ``EventBridge.FailedEntry`` with the response as the cause, and a service err
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import uuid
 
 import asl_airflow
@@ -41,17 +39,6 @@ def machine(bus: str) -> dict:
     }}
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    saved = dict(os.environ)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 @pytest.fixture(scope="module")
 def bus(local_stack):
     """A bus with a rule sending every asl.orders event to an SQS queue, to see what was sent."""
@@ -79,9 +66,9 @@ def _delivered(local_stack, queue: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def runs(local_stack, bus):
+def runs(local_stack, bus, environment):
     results, delivered = {}, {}
-    with _environment(local_stack.env()):
+    with environment(local_stack.env()):
         for engine in ("local", "airflow"):
             data = {"order": 7, "run": engine, "payload": {"text": "hello"}}
             results[engine] = asl_airflow.run(machine(bus["name"]), data, engine=engine, history=True)

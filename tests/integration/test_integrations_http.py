@@ -7,9 +7,7 @@ responses, a missing connection, a refused socket)."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import os
 import socket
 import threading
 import urllib.parse
@@ -146,20 +144,9 @@ def machine(base: str) -> dict:
     return {"StartAt": steps[0][0], "States": states}
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    saved = dict(os.environ)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 @pytest.fixture(scope="module")
-def runs(server):
-    with _environment(connections(server)):
+def runs(server, environment):
+    with environment(connections(server)):
         return {engine: asl_airflow.run(machine(server), {"n": 7}, engine=engine, history=True)
                 for engine in ("local", "airflow")}
 

@@ -40,6 +40,22 @@ def parameters_error(parameters: Any, problem: str) -> AslError:
     return runtime(f"The Parameters '{compact(parameters)}' could not be used to start the Task: [{problem}]")
 
 
+def request_fields(call: Any, method_problem: str) -> tuple[dict[str, Any], str]:
+    """The Task's Parameters (an object) and its upper-cased Method, with ``ApiEndpoint`` and
+    ``Method`` present: what both HTTP-shaped Tasks check first. ``method_problem`` is how the
+    Task words a Method outside :data:`METHODS` (the two are worded differently by AWS)."""
+    parameters = call.parameters if isinstance(call.parameters, dict) else None
+    if parameters is None:
+        raise runtime(f"{call.resource}: Parameters must be a JSON object")
+    for field in ("ApiEndpoint", "Method"):
+        if not isinstance(parameters.get(field), str) or not parameters[field]:
+            raise parameters_error(parameters, f"The field '{field}' is required")
+    method = parameters["Method"].upper()
+    if method not in METHODS:
+        raise parameters_error(parameters, method_problem)
+    return parameters, method
+
+
 def add_query(url: str, pairs: list[tuple[str, str]]) -> str:
     """``url`` with ``pairs`` appended to its query string, each URL-encoded."""
     if not pairs:

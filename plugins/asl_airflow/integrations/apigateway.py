@@ -90,15 +90,7 @@ def _sign(call: ServiceCall, method: str, url: str, headers: dict[str, str], bod
 
 
 def _start(call: ServiceCall, context: Any) -> Any:
-    parameters = call.parameters if isinstance(call.parameters, dict) else None
-    if parameters is None:
-        raise _http.runtime(f"{call.resource}: Parameters must be a JSON object")
-    for field in ("ApiEndpoint", "Method"):
-        if not isinstance(parameters.get(field), str) or not parameters[field]:
-            raise _http.parameters_error(parameters, f"The field '{field}' is required")
-    method = parameters["Method"].upper()
-    if method not in _http.METHODS:
-        raise _http.parameters_error(parameters, "The value of the field 'Method' has an invalid format")
+    parameters, method = _http.request_fields(call, "The value of the field 'Method' has an invalid format")
     auth_type = parameters.get("AuthType") or "NO_AUTH"
     if auth_type not in AUTH_TYPES:
         raise _http.parameters_error(parameters, "The value of the field 'AuthType' has an invalid format")

@@ -186,16 +186,8 @@ def _oauth_token(session: Any, hook: Any, oauth: Any, password: str | None) -> s
 
 
 def _start(call: ServiceCall, context: Any) -> Any:
-    parameters = call.parameters if isinstance(call.parameters, dict) else None
-    if parameters is None:
-        raise _http.runtime(f"{call.resource}: Parameters must be a JSON object")
-    for field in ("ApiEndpoint", "Method"):
-        if not isinstance(parameters.get(field), str) or not parameters[field]:
-            raise _http.parameters_error(parameters, f"The field '{field}' is required")
-    method = parameters["Method"].upper()
-    if method not in _http.METHODS:
-        raise _http.parameters_error(parameters, f"The value of the field 'Method' is not one of "
-                                     f"{', '.join(sorted(_http.METHODS))}")
+    parameters, method = _http.request_fields(
+        call, f"The value of the field 'Method' is not one of {', '.join(sorted(_http.METHODS))}")
     endpoint = parameters["ApiEndpoint"]
     if urllib.parse.urlsplit(endpoint).scheme not in ("http", "https"):
         raise _http.parameters_error(parameters, "The value of the field 'ApiEndpoint' is not an http(s) URL")
