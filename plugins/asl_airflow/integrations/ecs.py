@@ -167,7 +167,7 @@ def start(call: ServiceCall, context: Any) -> Any:
                 _failures(response)  # the token wait would never end
             return {**_shapes.response("ecs", "RunTask", response), **_shapes.sdk_metadata(response)}
         started = submit_once(call, submit=lambda: _started(hook.conn, request))
-        if call.deferrable:  # always deferred, so the history has its TaskSubmitted as on AWS
+        if call.deferrable:  # a task just started is not STOPPED yet: wait on the trigger at once
             _defer(call, started, started["tasks"][0])
         hook.get_waiter("tasks_stopped").wait(
             cluster=started["cluster"], tasks=started["tasks"],
