@@ -9,6 +9,8 @@ the table, so adding an integration module means adding its line here.
 
 from __future__ import annotations
 
+import re
+
 from asl_airflow.integrations.resources import parse_resource
 
 _BOTH = frozenset({"", ".sync"})
@@ -64,6 +66,10 @@ def problem(resource: str) -> str | None:
         patterns = SUPPORTED[("aws-sdk", "*")]
     if patterns is None and service == "activity" and action:
         patterns = SUPPORTED[("activity", "*")]  # any activity's name
+    if patterns is None and re.fullmatch(r"\$\{[^}]+\}", resource.strip()):
+        # SAM/CloudFormation fill it in (DefinitionSubstitutions): so must the user here
+        return (f"Resource {resource!r} is a definition substitution with no value: give it, e.g. "
+                f"substitutions={{{resource.strip()[2:-1]!r}: '<ARN>'}} (CLI: --subst NAME=ARN)")
     if patterns is None:
         return f"Resource {resource!r} is not a supported service integration"
     if pattern not in patterns:
