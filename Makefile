@@ -48,7 +48,7 @@ up: venv
 	$(PY) -m asl_airflow.cli local up
 
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --durations=30 $(PYTEST_ARGS)
 
 # everything, the minutes-long checks included (all six crash families, the EventBridge callback wait)
 test-all: venv
