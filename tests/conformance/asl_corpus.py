@@ -266,8 +266,22 @@ def output_matches(expected: Any, actual: Any, redactions: set[str]) -> bool:
     return False
 
 
+#: what AWS puts in front of the cause of a state's own error (States.Runtime, States.QueryEvaluationError)
+_LOCATION = re.compile(r"An error occurred while executing the state '.+?' \(entered at the event id #\d+\)\.")
+
+
+def location(cause: Any) -> str | None:
+    """The state and event id a cause starts with (``An error occurred while executing the state
+    'X' (entered at the event id #N).``), or None when it names none."""
+    found = _LOCATION.match(cause) if isinstance(cause, str) else None
+    return found.group(0) if found else None
+
+
 def compare(case: CaseExecution, result: dict[str, Any]) -> list[str]:
-    """Differences between an execution result (``ExecutionResult.as_dict(True)``) and AWS's record."""
+    """Differences between an execution result (``ExecutionResult.as_dict(True)``) and AWS's record.
+
+    Of a failed execution's cause, the location AWS puts in front of a state's own error must be the
+    same (state and event id, or none); the message after it is the engine's own wording."""
     expected = case.expected
     problems: list[str] = []
     status = expected.get("status", "")
@@ -288,6 +302,9 @@ def compare(case: CaseExecution, result: dict[str, Any]) -> list[str]:
     if status == "FAILED" and expected.get("error") != result.get("error"):
         problems.append(f"error: expected {expected.get('error')!r}, got {result.get('error')!r} "
                         f"({result.get('cause')})")
+    elif status == "FAILED" and "cause" in expected and location(expected["cause"]) != location(result.get("cause")):
+        problems.append(f"cause: AWS locates the error as {location(expected['cause'])!r}, got "
+                        f"{result.get('cause')!r}")
     if "event_types" in expected and expected["event_types"] != types:
         problems.append(f"events: expected {expected['event_types']}, got {types}")
     return problems

@@ -1,8 +1,11 @@
 """The Airflow engine agrees with AWS wherever the local engine does (issue 4, item 3).
 
 Every corpus execution that agrees on the local engine (``test_conformance_executions.py``, i.e.
-not in exceptions.json) is compiled to a DAG and run with ``dag.test()``; status, output, error and
-the sequence of history event types must match AWS's recording exactly as the local engine's do.
+not in exceptions.json) is compiled to a DAG and run with ``dag.test()``; status, output, error, the
+location AWS puts in front of a state's own error's cause (``An error occurred while executing the
+state 'X' (entered at the event id #N).``) and the sequence of history event types must match AWS's
+recording exactly as the local engine's do. The corpus has no such error inside a Parallel branch or
+a Map item, nor a caught one: :func:`test_located_causes_agree_with_the_local_engine` runs those.
 All cases run in one Airflow worker process (``airflow_engine.py``); waits and retry delays are
 shortened there, never in product code.
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from typing import Any
 
@@ -150,3 +154,64 @@ def test_ci_subset_covers_every_template(corpus_available: None) -> None:
     assert {c.template_path for c in subset} == {c.template_path for c in ALL}
     assert {json.dumps(c.definition, sort_keys=True) for c in subset} == {
         json.dumps(c.definition, sort_keys=True) for c in ALL}
+
+
+def _bad_task(next_: str, result_path: str) -> dict[str, Any]:
+    """A Task whose Parameters fail (States.Runtime, no service call), caught into ``result_path``."""
+    return {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": next_,
+            "Parameters": {"FunctionName": "f", "Payload.$": "$.missing"},
+            "Catch": [{"ErrorEquals": ["States.Runtime"], "ResultPath": result_path, "Next": next_}]}
+
+
+#: a state's own errors wherever the Airflow engine runs them: caught in a Parallel's second branch
+#: (B1) and in a Map's items (M1), a Map item failing (M2, caught by the Map), a top-level Task (TopTask),
+#: a Parallel's own ResultSelector (Sel, evaluated by its join) and a loop (one region task) ending
+#: the execution (Check)
+LOCATED = {"StartAt": "Prep", "States": {
+    "Prep": {"Type": "Pass", "Next": "Par"},
+    "Par": {"Type": "Parallel", "ResultPath": "$.par", "Next": "TopTask", "Branches": [
+        {"StartAt": "A1", "States": {"A1": {"Type": "Pass", "Next": "A2"}, "A2": {"Type": "Pass", "End": True}}},
+        {"StartAt": "B1", "States": {"B1": _bad_task("B2", "$.err"), "B2": {"Type": "Pass", "End": True}}}]},
+    "TopTask": _bad_task("Items", "$.topErr"),
+    "Items": {"Type": "Map", "ItemsPath": "$.items", "ResultPath": "$.mapOut", "Next": "Sel",
+              "ItemProcessor": {"StartAt": "M1", "States": {
+                  "M1": _bad_task("M2", "$.err"), "M2": {"Type": "Pass", "InputPath": "$.v", "End": True}}},
+              "Catch": [{"ErrorEquals": ["States.Runtime"], "ResultPath": "$.mapErr", "Next": "Sel"}]},
+    "Sel": {"Type": "Parallel", "ResultSelector": {"x.$": "$.nothing"}, "Next": "Inc",
+            "Branches": [{"StartAt": "S1", "States": {"S1": {"Type": "Pass", "End": True}}}],
+            "Catch": [{"ErrorEquals": ["States.Runtime"], "ResultPath": "$.selErr", "Next": "Inc"}]},
+    "Inc": {"Type": "Pass", "Parameters": {"v.$": "States.MathAdd($.cnt.v, 1)"}, "ResultPath": "$.cnt",
+            "Next": "Check"},
+    "Check": {"Type": "Choice", "Default": "Done", "Choices": [
+        {"Variable": "$.cnt.v", "NumericLessThan": 2, "Next": "Inc"},
+        {"Variable": "$.nope", "NumericEquals": 1, "Next": "Inc"}]},
+    "Done": {"Type": "Succeed"}}}
+_WHERE = re.compile(r"the state '(\w+)' \(entered at the event id #(\d+)\)")
+
+
+def _states(history: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The history as event types with the states' names, inputs and outputs (no timestamps)."""
+    out = []
+    for event in history:
+        details = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails") or {}
+        out.append((event["type"], details.get("name"), details.get("input"), details.get("output")))
+    return out
+
+
+def test_located_causes_agree_with_the_local_engine(airflow_engine: AirflowEngine) -> None:
+    input_ = {"items": [{"v": 1}, {"w": 2}], "cnt": {"v": 0}}
+    result = airflow_engine.run(LOCATED, input_)
+    local = Interpreter(LOCATED, sleep=lambda seconds: None).execute(input_).as_dict(with_history=True)
+    assert (result["status"], result["error"]) == (local["status"], local["error"]) == ("FAILED", "States.Runtime")
+    assert corpus.location(result["cause"]) == \
+        "An error occurred while executing the state 'Check' (entered at the event id #43)."
+    assert result["cause"] == local["cause"]
+    # every caught cause the states handed on, as each state's input and output shows it
+    assert _states(result["history"]) == _states(local["history"])
+    history = result["history"]
+    found = {(name, int(number)) for name, number in _WHERE.findall(json.dumps([history, result["cause"]]))}
+    assert found == {("B1", 10), ("TopTask", 15), ("M1", 20), ("M1", 26), ("M2", 28), ("Sel", 32), ("Check", 43)}
+    for name, number in found:  # each names the event at which that state was entered
+        assert history[number - 1]["id"] == number
+        assert history[number - 1]["type"].endswith("StateEntered"), (name, number)
+        assert history[number - 1]["stateEnteredEventDetails"]["name"] == name

@@ -35,7 +35,9 @@ The same watch and wrapper also end a branch task at the state machine's ``Timeo
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,7 +105,7 @@ class AslEntryOperator(AslStateOperator):
         ti = context["ti"]
         env = self.env(context, variables)
         entry: dict[str, Any] = {"data": data, "variables": variables, "entered": env.entered_time,
-                                 "input": None, "failed": False, "lanes": None}
+                                 "input": None, "failed": False, "lanes": None, "base": self.event_base}
         try:
             if self.state_type == "Parallel":
                 entry["input"] = states.parallel_branch_input(self.state, data, env, self.query_language)
@@ -185,6 +187,57 @@ def walk(records: dict[str, dict[str, Any] | None], start: str) -> _Recorded:
     return _Recorded(events=events)
 
 
+#: the location :func:`~asl_airflow.asl.interpreter.locate` puts in front of a state's own error
+_LOCATION = re.compile(r"An error occurred while executing the state '(?P<name>.+?)' "
+                       r"\(entered at the event id #(?P<id>\d+)\)\.")
+
+
+def relocated(recorded: _Recorded, base: int) -> _Recorded:
+    """``recorded`` with the located causes its states wrote placed in the execution's history.
+
+    A state inside a branch or item cannot know where the join will put its events (its siblings
+    run at the same time): its tasks count ids from the branch's start, so ``#3`` is the branch's
+    third event. Once the join knows the branch's events follow event ``base``, every such cause
+    (in the branch's error, the data a Catch handed on, its events' inputs and outputs) becomes
+    ``#(base + 3)``. Only a location that names the state the branch entered at that event is
+    moved, so a cause the branch received in its input keeps the id it had."""
+    entered = {number: event["stateEnteredEventDetails"].get("name")
+               for number, event in enumerate(recorded.events, start=1) if "stateEnteredEventDetails" in event}
+    if not base or not entered:
+        return recorded
+
+    def move(match: re.Match[str]) -> str:
+        number = int(match.group("id"))
+        if entered.get(number) not in _unescaped(match.group("name")):
+            return match.group(0)
+        return f"{match.group(0)[:match.start('id') - match.start()]}{base + number})."
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, str):
+            return _LOCATION.sub(move, value) if "(entered at the event id #" in value else value
+        if isinstance(value, dict):
+            return {key: fix(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [fix(item) for item in value]
+        return value
+
+    return _Recorded(fix(recorded.output), fix(recorded.error), fix(recorded.events), recorded.stopped,
+                     recorded.unfinished)
+
+
+def _unescaped(name: str) -> list[str]:
+    """A state name as found in a cause: as written, and unescaped once per level of JSON text
+    it sits in (an event's ``input`` holds the data as JSON text)."""
+    forms = [name]
+    while "\\" in name:
+        try:
+            name = json.loads(f'"{name}"')
+        except ValueError:
+            break
+        forms.append(name)
+    return forms
+
+
 def settle(recorded: dict[int, _Recorded], stopped: bool) -> None:
     """Branches that did not finish were stopped: by a sibling's failure, or (``stopped``) because
     a branch of an enclosing Parallel failed. Otherwise an unfinished branch stays an error."""
@@ -203,8 +256,9 @@ class _Replay(Interpreter):
     recorded. So the join writes the history the local engine writes for the same race.
     """
 
-    def __init__(self, branches: dict[int, _Recorded], invoker: Any = None, stopped: bool = False) -> None:
-        super().__init__({}, invoker=invoker, sleep=lambda seconds: None)
+    def __init__(self, branches: dict[int, _Recorded], invoker: Any = None, stopped: bool = False,
+                 event_base: int = 0) -> None:
+        super().__init__({}, invoker=invoker, sleep=lambda seconds: None, event_base=event_base)
         self.recorded = branches
         self.stopped = stopped  # a branch of an enclosing Parallel failed: this state is stopped too
         self.stopped_at: int | None = None  # events before the stop reached this state
@@ -227,6 +281,8 @@ class _Replay(Interpreter):
     def _result(self, index: int, add_events: bool) -> Any:
         recorded = self.recorded.get(index) or (_Recorded(stopped=0) if self.stopped else _Recorded(
             error={"Error": asl_errors.RUNTIME, "Cause": f"branch {index} did not run"}))
+        if add_events:  # its located causes count from where its events land in this history
+            recorded = relocated(recorded, self.event_base + len(self.history.events))
         if recorded.stopped is not None:
             cut = len(recorded.events) - recorded.stopped
             if add_events:
@@ -292,7 +348,8 @@ class AslJoinOperator(AslStateOperator):
         invoker = None
         if "ResultWriter" in self.state or "ItemReader" in self.state:
             invoker = _invoker(self.aws_conn_id, self.region_name, self.state_machine_name)
-        replay = _Replay(recorded, invoker, stopped)
+        self.event_base = int(entry.get("base") or 0)
+        replay = _Replay(recorded, invoker, stopped, self.event_base)
         variables = entry["variables"] or {}
         env = states.StateEnv(execution_info(context, self.state_machine_name), self.state_name, variables,
                               entry["entered"], state_type=self.state_type)
@@ -367,7 +424,8 @@ class AslRegionOperator(AslStateOperator):
         if isinstance(saved, dict) and saved.get("until") and saved.get("try") == context["ti"].try_number:
             return self._wait_again(context, saved)  # rescheduled at a Wait under dag.test()
         data, variables, start = self.chosen_input(context)
-        progress = {"name": start, "data": data, "variables": variables, "events": [], "waited": False}
+        progress = {"name": start, "data": data, "variables": variables, "events": [], "waited": False,
+                    "base": self.event_base}
         return self._run(context, progress)
 
     def resume_region(self, context: Any, event: Any = None) -> Any:
@@ -423,7 +481,8 @@ class AslRegionOperator(AslStateOperator):
     def _run(self, context: Any, progress: dict[str, Any]) -> Any:
         deadline = self.execution_deadline(context)
         invoker = _invoker(self.aws_conn_id, self.region_name, self.state_machine_name)
-        interpreter = Interpreter({"QueryLanguage": self.query_language}, invoker,
+        self.event_base = int(progress.get("base") or 0)  # also after a deferral, in a new instance
+        interpreter = Interpreter({"QueryLanguage": self.query_language}, invoker, event_base=self.event_base,
                                   deadline=deadline.timestamp() if deadline is not None else None,
                                   **_timing())
         interpreter.history.events = progress["events"]
@@ -454,7 +513,7 @@ class AslRegionOperator(AslStateOperator):
                                 defers(context, real, _real(self.execution_deadline(context))):
                             interpreter.history.state_entered("Wait", name, data)
                             context["task_state_store"].set(_REGION_PROGRESS, {
-                                "name": name, "data": data, "variables": variables,
+                                "name": name, "data": data, "variables": variables, "base": self.event_base,
                                 "events": interpreter.history.events,
                                 "until": moment.isoformat(), "real_until": real.isoformat(),
                                 "try": context["ti"].try_number})

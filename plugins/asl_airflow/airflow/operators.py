@@ -25,6 +25,7 @@ from asl_airflow.asl import errors as asl_errors
 from asl_airflow.asl.context import ExecutionInfo, iso_now
 from asl_airflow.asl.errors import AslError
 from asl_airflow.asl.history import details_key, dumps, resource_details, task_event_family
+from asl_airflow.asl.interpreter import locate
 
 STATE_KEY = "asl_state"  # one record per state task: {"next", "output", "variables", "events", "error", "index"}
 ENTRY_KEY = "asl_entry"  # a Parallel/Map entry task: {"input", "variables"} handed to its branches / items
@@ -161,6 +162,9 @@ class AslStateOperator(BaseOperator):
         #: set by the compiler: per enclosing Parallel, the task ids whose failure stops this task
         #: (:meth:`parallel_failed`), and the state machine's TimeoutSeconds (:meth:`execution_deadline`)
         self.stop_watch: list[dict[str, Any]] = []
+        #: the id of the history event just before this state's first one (:meth:`chosen_input`): the
+        #: execution's id at the top level, counted from the branch's or item's start inside one
+        self.event_base = 0
         self.execution_timeout_seconds: float | None = None
 
     # -- input ----------------------------------------------------------------------------------
@@ -174,7 +178,9 @@ class AslStateOperator(BaseOperator):
         """``(input, variables, state name chosen)``; skips this task when Step Functions would not enter it."""
         ti = context["ti"]
         self.check_bounds(context)
+        self.event_base = 0  # a branch's or item's first state: the join places its events
         if self.is_start:
+            self.event_base = 1  # after ExecutionStarted
             return execution_info(context, self.state_machine_name).input, {}, self.names[0]
         index = map_index(ti)
         if self.entry_task_id:
@@ -195,6 +201,7 @@ class AslStateOperator(BaseOperator):
         for task_id in self.predecessors:
             record = pull_record(ti, task_id, STATE_KEY, index)
             if record and record.get("error") is None and record.get("next") in self.names:
+                self.event_base = int(record.get("last_id") or 0)
                 return record["output"], record.get("variables") or {}, record["next"]
         raise AirflowSkipException(f"Step Functions would not enter {self.state_name!r} in this execution")
 
@@ -239,6 +246,7 @@ class AslStateOperator(BaseOperator):
             "output": output,
             "variables": variables or None,
             "events": events,
+            "last_id": self.event_base + len(events),  # where the successor's events start
             "error": {"Error": error.error, "Cause": error.cause} if error is not None else None,
             **extra,
         }
@@ -353,7 +361,8 @@ class AslStateOperator(BaseOperator):
             else:
                 raise AslError(asl_errors.RUNTIME, f"{self.state_type} states are not compiled yet")
         except AslError as exc:
-            self.fail_execution(context, exc, evaluation_failed(events, exc, self.state_name))
+            evaluation_failed(events, exc, self.state_name)  # its cause is the unlocated one, as on AWS
+            self.fail_execution(context, locate(exc, self.state_name, self.event_base + 1), events)
             raise
         return self.finish(context, outcome, events)
 
@@ -373,6 +382,7 @@ class AslStateOperator(BaseOperator):
         real = clock.real_moment(end)
         context["task_state_store"].set(_PROGRESS, {
             "output": outcome.output, "next": outcome.next, "variables": outcome.variables, "events": events,
+            "base": self.event_base,
             "until": moment.isoformat(), "real_until": real.isoformat(), "try": context["ti"].try_number,
             "clear": _clear_number(context),
         })
@@ -402,6 +412,7 @@ class AslStateOperator(BaseOperator):
             return None
         saved = context["task_state_store"].get(_PROGRESS)
         if isinstance(saved, dict) and saved.get("until") and saved.get("try") == context["ti"].try_number:
+            self.event_base = int(saved.get("base") or 0)
             return saved
         return None
 
@@ -419,6 +430,7 @@ class AslStateOperator(BaseOperator):
 
     def resume_wait(self, context: Any, event: Any = None) -> Any:
         saved = context["task_state_store"].get(_PROGRESS)
+        self.event_base = int(saved.get("base") or 0)  # back from a deferral: this instance is new
         self.guarded_end(context, event, saved["events"])
         until = datetime.fromisoformat(saved["until"])
         deadline = self.execution_deadline(context)
@@ -466,7 +478,10 @@ class AslTaskOperator(AslStateOperator):
         if saved and saved.get("clear", 0) != clears:
             store.delete("asl_call")  # the journal of the attempt before the redrive (CallJournal.key)
             saved = None
-        return saved or {"counters": [], "events": [], "entered": None, "clear": clears}
+        progress = saved or {"counters": [], "events": [], "entered": None, "clear": clears}
+        # where its events start (operators.event_base): kept for the resumes after a deferral
+        self.event_base = progress.setdefault("base", self.event_base)
+        return progress
 
     def _save(self, context: Any, progress: dict[str, Any]) -> None:
         context["task_state_store"].set(_PROGRESS, progress)
@@ -680,6 +695,8 @@ class AslTaskOperator(AslStateOperator):
         """An error of the state's own evaluation (Parameters, ResultSelector, ...): no service
         failure event, an ``EvaluationFailed`` one for JSONata errors; Retry and Catch still apply."""
         evaluation_failed(progress["events"], error, self.state_name)
+        # located before Retry and Catch see it, as the local engine does (a caught cause says it too)
+        error = locate(error, self.state_name, self.event_base + 1)
         return self._failed(context, progress, data, env, error, None, None, service_failed=False)
 
     def _failed(self, context: Any, progress: dict[str, Any], data: Any, env: states.StateEnv,
@@ -709,6 +726,8 @@ class AslTaskOperator(AslStateOperator):
                              error.cause, catcher.get("Next"))
             outcome = states.catch_outcome(catcher, data, error, env, self.query_language)
             return self.finish(context, outcome, progress["events"])
+        # a service's States.Runtime is caught as it came, but ends the execution located
+        error = locate(error, self.state_name, self.event_base + 1)
         self.push_record(context, None, None, None, progress["events"], error)
         raise AslStateFailed(error.error, error.cause) from exc
 

@@ -78,6 +78,9 @@ class Interpreter:
     ``event_offset``: history events the execution already spent before this interpreter runs
     (an Airflow region task continuing an execution): the 25,000-event quota counts them, so
     :class:`~asl_airflow.asl.errors.HistoryLimitExceeded` is raised at the same point as on AWS.
+    ``event_base``: the id of the execution's event just before this interpreter's first one, when
+    its events continue a history kept elsewhere (an Airflow task running part of an execution): the
+    ``entered at the event id #N`` of a located cause (:func:`locate`) counts from it.
     ``deadline``: when the execution must end, in ``clock()`` seconds (``time.time()`` by default,
     so it can be computed in another process from the execution's start); :meth:`execute` sets it
     from the document's ``TimeoutSeconds`` when not given. Past it,
@@ -94,6 +97,7 @@ class Interpreter:
         sleep: Callable[[float], None] = time.sleep,
         *,
         event_offset: int = 0,
+        event_base: int = 0,
         deadline: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -103,6 +107,7 @@ class Interpreter:
         self.clock = clock
         self.deadline = deadline
         self.history = History(offset=event_offset)
+        self.event_base = event_base
         self._checked: Any = None  # the last state output whose size was checked (the next input)
         self._entered: dict[str, tuple[int, dict[str, Any]]] = {}  # state name -> its last Entered event
         self._map_run_records: list[dict[str, Any]] | None = None  # the last map run's children (ResultWriter)
@@ -280,11 +285,8 @@ class Interpreter:
             except strictjson.JsonError as exc:
                 raise errors.AslError(errors.RUNTIME, f"The state's output is not valid JSON: {exc}") from None
         except errors.AslError as exc:
-            if exc.error in _LOCATED and not getattr(exc, "located", False) and \
-                    not isinstance(exc, errors.ExecutionFailed):
-                exc.cause = (f"An error occurred while executing the state '{name}' (entered at the event id "
-                             f"#{entered_id}). {exc.cause or ''}").rstrip()
-                exc.located = True  # type: ignore[attr-defined]
+            if not getattr(exc, "located", False) and \
+                    getattr(locate(exc, name, self.event_base + entered_id), "located", False):
                 exc.args = (f"{exc.error}: {exc.cause}",)
             raise
         except race.BranchStopped as stopped:  # a sibling branch failed while this state waited
@@ -331,9 +333,7 @@ class Interpreter:
             known = self._entered.get(name)  # a lookup, not a scan: a retry storm would be quadratic
             entered = known[0] if known and len(self.history.events) >= known[0] and \
                 self.history.events[known[0] - 1] is known[1] else _last_entered(self.history.events, name)
-            exc.cause = (f"An error occurred while executing the state '{name}' (entered at the event id "
-                         f"#{entered}). {exc.cause or ''}").rstrip()
-            exc.located = True  # type: ignore[attr-defined]
+            locate(exc, name, self.event_base + entered)
         return exc
 
     # -- state types ----------------------------------------------------------------------------
@@ -668,6 +668,18 @@ def _merge_parallel_events(events: list[dict[str, Any]], start: int) -> None:
         event["id"] = start + offset + 1
         event["previousEventId"] = start + offset
     events[start:] = ordered
+
+
+def locate(exc: errors.AslError, name: str, entered_id: int) -> errors.AslError:
+    """``exc`` with AWS's location in front of its cause, when it is a state's own error that AWS
+    locates (``States.Runtime``, ``States.QueryEvaluationError``; not a Fail state's) and is not
+    located yet: ``An error occurred while executing the state 'X' (entered at the event id #N).``
+    Both engines write it through here, so that Catch and ExecutionFailed see the same text."""
+    if exc.error in _LOCATED and not getattr(exc, "located", False) and not isinstance(exc, errors.ExecutionFailed):
+        exc.cause = (f"An error occurred while executing the state '{name}' (entered at the event id "
+                     f"#{entered_id}). {exc.cause or ''}").rstrip()
+        exc.located = True  # type: ignore[attr-defined]
+    return exc
 
 
 def _last_entered(events: list[dict[str, Any]], name: str) -> int:
