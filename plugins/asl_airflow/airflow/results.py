@@ -108,7 +108,10 @@ def execution_result(dag: Any, dag_run: Any, with_history: bool = True) -> dict[
             error, cause = record["error"].get("Error"), record["error"].get("Cause")
         elif r.status == "success" and record.get("next") is None:
             output = record.get("output")
-    failed = str(dag_run.state) == "failed" or recorded_error
+    # a state task that failed without recording why (its worker was killed after its last try, say)
+    # fails the execution even when the DAG run's leaves let it end "success"
+    lost = next((r for r in ran if r.status == "failed" and r.task_id not in nested and r.state_type != "?"), None)
+    failed = str(dag_run.state) == "failed" or recorded_error or lost is not None
     status = "FAILED" if failed else "SUCCEEDED"
     if failed and not recorded_error:
         limit = _execution_timeout(dag)
