@@ -652,7 +652,8 @@ def read_items(state: dict[str, Any], data: Any, env: states.StateEnv, ql: str, 
 def iteration_inputs(state: dict[str, Any], data: Any, items: list[Any], env: states.StateEnv,
                      ql: str) -> list[Any]:
     """What each iteration receives: ItemSelector per item, then ItemBatcher's batches."""
-    inputs = [states.map_item_input(state, data, item, index, env, ql) for index, item in enumerate(items)]
+    memo: dict[str, Any] = {}  # the selector's item-independent values, computed once for all the items
+    inputs = [states.map_item_input(state, data, item, index, env, ql, memo) for index, item in enumerate(items)]
     return states.map_batches(state, data, inputs, env, ql)
 
 

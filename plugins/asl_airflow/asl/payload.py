@@ -53,16 +53,41 @@ def resolve_variable(expr: str, variables: dict[str, Any] | None) -> Any:
         raise errors.AslError(errors.RUNTIME, f"The path '{expr}' could not be found") from exc
 
 
-def render(template: Any, data: Any, context: Any, variables: dict[str, Any] | None = None) -> Any:
-    """Render a payload template against ``data``; returns a new object, never mutates the template."""
+def render(template: Any, data: Any, context: Any, variables: dict[str, Any] | None = None,
+           memo: dict[str, Any] | None = None) -> Any:
+    """Render a payload template against ``data``; returns a new object, never mutates the template.
+
+    ``memo`` is for a template rendered again and again with only the context changing (a Map's
+    ItemSelector, once per item): the value of an expression that cannot depend on the context
+    (:func:`context_free`) is kept there the first time it is computed and reused, so that a
+    selector computing something from the state input costs once per Map, not once per item. The
+    results are the same: such an expression gives the same value every time (a failure is raised
+    at its first evaluation, as without the memo, and is not kept).
+    """
     if isinstance(template, dict):
         out: dict[str, Any] = {}
         for key, value in template.items():
             if key.endswith(".$"):
-                out[key[:-2]] = resolve_expression(value, data, context, variables, key)
+                if memo is not None and isinstance(value, str) and context_free(value):
+                    if value not in memo:
+                        memo[value] = resolve_expression(value, data, context, variables, key)
+                    out[key[:-2]] = memo[value]
+                else:
+                    out[key[:-2]] = resolve_expression(value, data, context, variables, key)
             else:
-                out[key] = render(value, data, context, variables)
+                out[key] = render(value, data, context, variables, memo)
         return out
     if isinstance(template, list):
-        return [render(v, data, context, variables) for v in template]
+        return [render(v, data, context, variables, memo) for v in template]
     return template
+
+
+#: intrinsics whose value changes from one call to the next with the same arguments
+_UNREPEATABLE = ("States.UUID", "States.MathRandom")
+
+
+def context_free(expr: str) -> bool:
+    """True when the value of ``expr`` depends only on the data and the variables: no ``$$`` (the
+    context object) anywhere in it and no intrinsic that answers differently each time. Textual,
+    hence conservative: a ``$$`` inside a string literal also counts."""
+    return "$$" not in expr and not any(name in expr for name in _UNREPEATABLE)

@@ -502,9 +502,11 @@ def map_item_env(env: StateEnv, item: Any, index: int) -> StateEnv:
 
 
 def map_item_input(
-    state: dict[str, Any], raw_input: Any, item: Any, index: int, env: StateEnv, ql: str
+    state: dict[str, Any], raw_input: Any, item: Any, index: int, env: StateEnv, ql: str,
+    memo: dict[str, Any] | None = None,
 ) -> Any:
-    """The input of one iteration: the item, or ItemSelector (legacy: Parameters) rendered for it."""
+    """The input of one iteration: the item, or ItemSelector (legacy: Parameters) rendered for it
+    (``memo``: one dict shared by the items of one Map, see :func:`payload.render`)."""
     item_env = map_item_env(env, item, index)
     if ql == JSONATA:
         if "ItemSelector" not in state:
@@ -515,7 +517,7 @@ def map_item_input(
     if template is None:
         return item
     data = _select(raw_input, state.get("InputPath", "$"), env, "InputPath")
-    return payload.render(template, data, item_env.context(), env.variables)
+    return payload.render(template, data, item_env.context(), env.variables, memo)
 
 
 def map_batches(state: dict[str, Any], raw_input: Any, inputs: list[Any], env: StateEnv, ql: str) -> list[Any]:
