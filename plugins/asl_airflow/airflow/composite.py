@@ -482,7 +482,10 @@ class AslRegionOperator(AslStateOperator):
         deadline = self.execution_deadline(context)
         invoker = _invoker(self.aws_conn_id, self.region_name, self.state_machine_name)
         self.event_base = int(progress.get("base") or 0)  # also after a deferral, in a new instance
+        # event_offset: the quota of 25,000 events counts the execution's events before the region
+        # (inside a branch or item, those of the branch or item: the join places them among its siblings')
         interpreter = Interpreter({"QueryLanguage": self.query_language}, invoker, event_base=self.event_base,
+                                  event_offset=self.event_base,
                                   deadline=deadline.timestamp() if deadline is not None else None,
                                   **_timing())
         interpreter.history.events = progress["events"]
