@@ -258,7 +258,9 @@ class _Replay(Interpreter):
 
     def __init__(self, branches: dict[int, _Recorded], invoker: Any = None, stopped: bool = False,
                  event_base: int = 0) -> None:
-        super().__init__({}, invoker=invoker, sleep=lambda seconds: None, event_base=event_base)
+        # the quota of 25,000 events counts the events before the state (event_offset), as a region's
+        super().__init__({}, invoker=invoker, sleep=lambda seconds: None, event_base=event_base,
+                         event_offset=event_base)
         self.recorded = branches
         self.stopped = stopped  # a branch of an enclosing Parallel failed: this state is stopped too
         self.stopped_at: int | None = None  # events before the stop reached this state
@@ -364,6 +366,8 @@ class AslJoinOperator(AslStateOperator):
         except AslError as exc:
             self.fail_execution(context, exc, replay.history.events)
             raise
+        except asl_errors.HistoryLimitExceeded as exc:  # FAILED whatever Catch says
+            self.fail_execution(context, AslError(exc.error or asl_errors.RUNTIME, exc.cause), replay.history.events)
         return self.finish(context, outcome, replay.history.events, exited=False)
 
     def _branches(self, ti: Any, index: int) -> dict[int, _Recorded]:
