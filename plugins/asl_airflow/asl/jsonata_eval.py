@@ -176,8 +176,18 @@ class _Budget:
         if isinstance(result, str):
             if len(result) > MAX_TEXT:
                 _fail(f"The JSONata expression '{self.source}' built a string longer than {MAX_TEXT} characters")
-        elif isinstance(result, list) and type(result).__name__ != "RangeList" and len(result) > MAX_ITEMS:
+        elif isinstance(result, list) and _length(result) > MAX_ITEMS:
             _fail(f"The JSONata expression '{self.source}' built an array of more than {MAX_ITEMS} items")
+
+
+def _length(array: list[Any]) -> int:
+    """The number of items of an array. A range (``[1..1e7]``) is lazy when its node returns, but the
+    array constructor around it copies every item: it is measured (in O(1), from its bounds, as
+    jsonata-python's ``RangeList.__len__`` counts one too many) so that it is refused before the
+    copy (up to 10,000,000 ints, about a second each time)."""
+    if type(array).__name__ == "RangeList":
+        return int(array.b) - int(array.a)  # type: ignore[attr-defined]
+    return len(array)
 
 
 @lru_cache(maxsize=2048)

@@ -369,3 +369,17 @@ def test_string_split_keeps_the_non_empty_runs_between_delimiters() -> None:
     assert run(pass_with("States.StringSplit($.s, $.s)"), {"s": "x" * 100_000}).output == {"v": []}
     assert run(pass_with("States.StringSplit($.s, '^]\\\\-')"), {"s": "a^b]c\\d-e--\n"}).output == \
         {"v": ["a", "b", "c", "d", "e", "\n"]}
+
+
+def test_a_jsonata_range_past_the_item_limit_fails_before_it_is_built() -> None:
+    """fuzz seed 1 case 2541: a Task whose Catch loops back to it with Arguments ``[1..10000000]``
+    built 10,000,000 ints (about a second) at every turn before refusing them: the loop never reached
+    the history quota in time. The range is measured from its bounds now."""
+    started = time.process_time()
+    for expr in ["[1..10000000]", "[1..2000000][0]", f"$count([1..{jsonata_eval.MAX_ITEMS + 1}])"] * 20:
+        with pytest.raises(errors.AslError, match="built an array of more than"):
+            jsonata_eval.evaluate("{% " + expr + " %}", {"input": {}}, {})
+    assert time.process_time() - started < 3  # 60 refusals; building the first one alone took ~0.8 s
+    assert jsonata_eval.evaluate(f"{{% $count([1..{jsonata_eval.MAX_ITEMS}]) %}}", {"input": {}}, {}) == \
+        jsonata_eval.MAX_ITEMS
+    assert jsonata_eval.evaluate("{% [3..5] %}", {"input": {}}, {}) == [3, 4, 5]
