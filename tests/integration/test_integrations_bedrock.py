@@ -8,9 +8,7 @@ customization job at its first GetModelCustomizationJob (see ``devstack._bedrock
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import uuid
 
 import asl_airflow
@@ -62,17 +60,6 @@ def machine(bucket: str) -> dict:
     return {"StartAt": "Invoke", "States": states}
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    saved = dict(os.environ)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 @pytest.fixture(scope="module")
 def bucket(local_stack):
     name = f"asl-bedrock-{uuid.uuid4().hex[:8]}"
@@ -84,9 +71,9 @@ def bucket(local_stack):
 
 
 @pytest.fixture(scope="module")
-def runs(local_stack, bucket):
+def runs(local_stack, bucket, environment):
     tag = uuid.uuid4().hex[:8]
-    with _environment(local_stack.env()):
+    with environment(local_stack.env()):
         local = asl_airflow.run(machine(bucket), {"prompt": "hi", "tag": f"l{tag}"}, engine="local", history=True)
         airflow = asl_airflow.run(machine(bucket), {"prompt": "hi", "tag": f"a{tag}"}, engine="airflow", history=True)
     return {"local": local, "airflow": airflow}
@@ -155,7 +142,7 @@ def test_both_engines_agree_on_history_and_shapes(runs):
     assert types(runs["local"]).count("TaskSubmitted") == 2  # the two .sync jobs
 
 
-def test_sync_job_is_created_once_per_attempt_with_the_attempt_token(local_stack, bucket):
+def test_sync_job_is_created_once_per_attempt_with_the_attempt_token(local_stack, bucket, environment):
     """A worker that died after CreateModelCustomizationJob left only the pending mark: the re-run of the
     attempt finds the job by its name and this attempt's client token instead of creating another."""
     from asl_airflow.integrations import make_call
@@ -173,7 +160,7 @@ def test_sync_job_is_created_once_per_attempt_with_the_attempt_token(local_stack
     name = f"crash-{uuid.uuid4().hex[:8]}"
     parameters = {**{k: v for k, v in _job(bucket, "train.jsonl", "x").items() if not k.endswith(".$")},
                   "JobName": name, "CustomModelName": f"m-{name}"}
-    with _environment(local_stack.env()):
+    with environment(local_stack.env()):
         entry, call = make_call(f"{CUSTOMIZE}.sync", parameters, deferrable=False,
                                 journal=CallJournal(Store(), 0, str(uuid.uuid4())))
         first = entry.start(call, {})

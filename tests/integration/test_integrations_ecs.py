@@ -12,9 +12,7 @@ exited 0, and fails to start one whose ECR image is not in the local ECR (``devs
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import time
 import uuid
 
@@ -24,17 +22,6 @@ from test_task_token import Run, _send, airflow_home, api  # noqa: F401 - fixtur
 
 RUN = "arn:aws:states:::ecs:runTask"
 MISSING_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/asl-missing-image:1"
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    saved = dict(os.environ)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +86,8 @@ def _token_from_container(ecs: dict, run: Run, timeout: float = 240) -> str:
 
 
 @pytest.fixture(scope="module")
-def runs(local_stack, ecs, airflow_home, api):  # noqa: F811 - pytest fixtures
-    with _environment(local_stack.env()):
+def runs(local_stack, ecs, airflow_home, api, environment):  # noqa: F811 - pytest fixtures
+    with environment(local_stack.env()):
         local = asl_airflow.run(machine(ecs, token=False), {"order": 7}, engine="local", history=True)
         run = Run(airflow_home, "ecs_run_task", machine(ecs, token=True), {"order": 8})
         try:
@@ -173,7 +160,7 @@ def test_both_engines_agree_on_history_and_shapes(runs):
     assert local.count("TaskSubmitted") == 2
 
 
-def test_sync_task_is_started_once_per_attempt_by_its_client_token(local_stack, ecs):
+def test_sync_task_is_started_once_per_attempt_by_its_client_token(local_stack, ecs, environment):
     """A worker that died after RunTask left only the pending mark: the re-run of the attempt sends the
     same clientToken and gets the same task back (the local stack honours it as ECS does)."""
     from asl_airflow.integrations import make_call
@@ -189,7 +176,7 @@ def test_sync_task_is_started_once_per_attempt_by_its_client_token(local_stack, 
             store[key] = value
 
     parameters = {"Cluster": ecs["cluster"], "TaskDefinition": ecs["job"], "LaunchType": "FARGATE"}
-    with _environment(local_stack.env()):
+    with environment(local_stack.env()):
         entry, call = make_call(f"{RUN}.sync", parameters, deferrable=False,
                                 journal=CallJournal(Store(), 0, str(uuid.uuid4())))
         before = set(ecs["client"].list_tasks(cluster=ecs["cluster"])["taskArns"])

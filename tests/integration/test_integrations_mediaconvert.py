@@ -11,9 +11,7 @@ otherwise. The ``aws_default`` connection sends only MediaConvert calls there
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import threading
 import time
@@ -169,17 +167,6 @@ def machine(bucket: str) -> dict:
     }}
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    saved = dict(os.environ)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 def _env(local_stack, mediaconvert: FakeMediaConvert) -> dict[str, str]:
     """The local stack's environment, with MediaConvert calls sent to the fake endpoint."""
     env = local_stack.env()
@@ -189,8 +176,8 @@ def _env(local_stack, mediaconvert: FakeMediaConvert) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def runs(local_stack, mediaconvert, bucket):
-    with _environment(_env(local_stack, mediaconvert)):
+def runs(local_stack, mediaconvert, bucket, environment):
+    with environment(_env(local_stack, mediaconvert)):
         local = asl_airflow.run(machine(bucket), {"order": "o-1"}, engine="local", history=True)
         airflow = asl_airflow.run(machine(bucket), {"order": "o-2"}, engine="airflow", history=True)
     return {"local": local, "airflow": airflow}
@@ -251,7 +238,7 @@ def test_both_engines_agree_on_history(runs):
     assert types(runs["local"]).count("TaskSubmitted") == 2
 
 
-def test_a_sync_job_is_created_once_per_attempt(local_stack, mediaconvert, bucket):
+def test_a_sync_job_is_created_once_per_attempt(local_stack, mediaconvert, bucket, environment):
     """A worker that died after CreateJob left only the pending mark: the re-run sends the same
     ClientRequestToken and gets the same job back."""
     from asl_airflow.integrations import make_call
@@ -267,7 +254,7 @@ def test_a_sync_job_is_created_once_per_attempt(local_stack, mediaconvert, bucke
             store[key] = value
 
     parameters = machine(bucket)["States"]["Transcode"]["Parameters"]
-    with _environment(_env(local_stack, mediaconvert)):
+    with environment(_env(local_stack, mediaconvert)):
         entry, call = make_call(f"{CREATE}.sync", parameters, deferrable=False,
                                 journal=CallJournal(Store(), 0, str(uuid.uuid4())))
         before = len(mediaconvert.jobs)
