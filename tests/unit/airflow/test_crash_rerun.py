@@ -57,3 +57,32 @@ def test_a_region_with_service_calls_is_not_run_again():
     pure = {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Choice", "Choices": [
         {"Variable": "$.n", "NumericLessThan": 2, "Next": "A"}], "Default": "X"}}
     assert AslRegionOperator(task_id="loop2", members=["A", "B"], machine_states=pure).retries == reconnect_tries()
+
+
+def test_every_state_task_without_service_calls_gets_crash_reruns():
+    from asl_airflow import asl_dag
+    from asl_airflow.airflow.operators import AslTaskOperator
+
+    machine = {"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Next": "C"},
+        "C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsPresent": True, "Next": "F"}], "Default": "Par"},
+        "Par": {"Type": "Parallel", "Next": "S", "Branches": [
+            {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": True}}}]},
+        "S": {"Type": "Succeed"},
+        "F": {"Type": "Fail", "Error": "E"}}}
+    dag = asl_dag(machine, dag_id="reruns")
+    for task in dag.tasks:
+        assert not isinstance(task, AslTaskOperator)
+        assert task.retries == reconnect_tries(), task.task_id  # P, C, W, S, F, the Parallel's start and join
+
+
+def test_a_region_holding_service_calls_at_any_depth_is_not_run_again():
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
+    parallel = {"Type": "Parallel", "Next": "Again", "Branches": [{"StartAt": "T", "States": {"T": task}}]}
+    mapped = {"Type": "Map", "Next": "Again", "ItemProcessor": {"StartAt": "In", "States": {
+        "In": {"Type": "Parallel", "End": True, "Branches": [{"StartAt": "T", "States": {"T": task}}]}}}}
+    for inner in (parallel, mapped):
+        states = {"Inner": inner, "Again": {"Type": "Choice", "Default": "Inner",
+                                            "Choices": [{"Variable": "$.done", "IsPresent": True, "Next": "X"}]}}
+        region = AslRegionOperator(task_id=f"loop_{inner['Type']}", members=["Inner", "Again"], machine_states=states)
+        assert region.retries == 0
