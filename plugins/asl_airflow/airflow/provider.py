@@ -47,4 +47,14 @@ _OPTIONS = {
         "short (0 turns crash recovery off).", "integer", "3"),
     "reconnect_delay": _option(
         "Seconds before such a re-run (Airflow's retry_delay for failures no ASL retrier sees).", "float", "5"),
+    "stop_poll_interval": _option(
+        "Seconds between two looks, by a waiting Parallel branch task, at whether a sibling branch failed "
+        "(Step Functions then stops the branch).", "float", "2"),
+    "mock_config": _option(
+        "Path of a Step Functions Local MockConfigFile: the Task states of mock_test_case are answered from it "
+        "(no AWS call), for a dev deployment without AWS.", "string", ""),
+    "mock_config_json": _option("The same MockConfigFile as JSON text (instead of mock_config).", "string", ""),
+    "mock_test_case": _option("The MockConfigFile's test case to run.", "string", ""),
+    "mock_state_machine": _option(
+        "The MockConfigFile's state machine name (default: each DAG's definition file name).", "string", ""),
 }
