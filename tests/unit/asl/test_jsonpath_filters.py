@@ -51,6 +51,8 @@ YEARS = [{"year": 1997, "name": "a", "OU": 1}, {"year": 1998, "name": "b", "OU":
     # indefinite paths give a list, possibly empty, even when their beginning is missing (as AWS)
     (BOOKS, "$.store.book[?(@.price > 100)]", []),
     ({}, "$.items[?(@.x)]", []),
+    ({}, "$.items[*]", []),  # the README's example, as AWS answers it
+    ({"OU": 3}, "$.[?(@.OU > 0)]", [{"OU": 3}]),  # the README's example
     (BOOKS, "$.OU[?(@.x)]", []),
 ])
 def test_select(data: object, path: str, expected: object) -> None:
@@ -95,6 +97,9 @@ def test_valid_filter_paths_validate(state: dict) -> None:
     (pass_state(Parameters={"a.$": "States.JsonToString($.a[?(@.x == )])"}), "/States/A/Parameters/a.$",
      "not a valid JSONPath"),
     (pass_state(Parameters={"a.$": "$.list.length()"}), "/States/A/Parameters/a.$", "length()"),
+    *[(pass_state(Parameters={"a.$": f"$.a[?(@.x {word} ['a'])]"}), "/States/A/Parameters/a.$",
+       f"filter operator '{word}' is not supported")
+      for word in ("nin", "subsetof", "anyof", "noneof", "size", "empty")],
     (pass_state(ResultPath="$.a[?(@.x)]"), "/States/A/ResultPath", "Reference Path"),
     ({"Type": "Map", "End": True, "ItemsPath": "$.a[?(@.x",
       "ItemProcessor": {"StartAt": "P", "States": {"P": pass_state()}}}, "/States/A/ItemsPath", "JSONPath"),
