@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 from asl_airflow import devstack
@@ -43,6 +46,31 @@ def environment():
     environment (what the runs inside it set included): for module-scoped fixtures, where
     ``monkeypatch`` is not available."""
     return _environment
+
+
+def _machine_home(tmp_path: Path, machine: dict) -> tuple[Path, dict[str, str]]:
+    from asl_airflow.devstack import airflow_env
+    from asl_airflow.runner import _template_db
+
+    home = tmp_path / "home"
+    dags = home / "dags"
+    dags.mkdir(parents=True)
+    (dags / "machine.asl.json").write_text(json.dumps(machine))
+    (dags / "machine.py").write_text(
+        "from pathlib import Path\nfrom asl_airflow import asl_dag\n\n"
+        "dag = asl_dag(Path(__file__).with_name('machine.asl.json'), dag_id='asl_machine')\n")
+    env = {**os.environ, **airflow_env(home), "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
+    shutil.copy(_template_db(env), home / "airflow.db")
+    return home, env
+
+
+@pytest.fixture(scope="session")
+def machine_home():
+    """``machine_home(tmp_path, machine) -> (home, env)``: a throw-away AIRFLOW_HOME under ``tmp_path``
+    whose only DAG is ``machine`` (dag id ``asl_machine``), on a copy of the migrated template DB, and
+    the environment a child process needs to run it there (``dag.test()`` in the child: a test that
+    kills or inspects a run must not share this process's metadata DB)."""
+    return _machine_home
 
 
 def pytest_collection_modifyitems(items):

@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -230,23 +228,6 @@ def _job_id(name: str, output: dict) -> str:
     }[name]()
 
 
-def _home(tmp_path: Path, machine: dict) -> dict[str, str]:
-    """A throw-away AIRFLOW_HOME with the machine as its only DAG, on a migrated SQLite DB."""
-    from asl_airflow.devstack import airflow_env
-    from asl_airflow.runner import _template_db
-
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    (dags / "machine.asl.json").write_text(json.dumps(machine))
-    (dags / "machine.py").write_text(
-        "from pathlib import Path\nfrom asl_airflow import asl_dag\n\n"
-        "dag = asl_dag(Path(__file__).with_name('machine.asl.json'), dag_id='asl_machine')\n")
-    env = {**os.environ, **airflow_env(tmp_path)}
-    env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
-    shutil.copy(_template_db(env), tmp_path / "airflow.db")
-    return env
-
-
 #: ``make test`` crashes one family (minutes each); ``make test-all`` (ASL_ALL_TESTS=1) crashes all six
 _ALL = os.environ.get("ASL_ALL_TESTS") == "1"
 _SLOW = pytest.mark.skipif(not _ALL, reason="one crash per family takes minutes: `make test-all` runs all six")
@@ -254,9 +235,9 @@ _SLOW = pytest.mark.skipif(not _ALL, reason="one crash per family takes minutes:
 
 @pytest.mark.parametrize("family", ["glue", *(pytest.param(f, marks=_SLOW) for f in (
     "sagemaker", "batch", "athena", "emr-serverless", "stepfunctions"))])
-def test_worker_crash_after_submission_starts_one_job(stack_env, resources, tmp_path, family):
+def test_worker_crash_after_submission_starts_one_job(stack_env, resources, tmp_path, family, machine_home):
     machine, operation = _family(family, resources)
-    env = _home(tmp_path, machine)
+    _, env = machine_home(tmp_path, machine)
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)

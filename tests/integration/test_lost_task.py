@@ -5,15 +5,10 @@ says SUCCEEDED with a null output for a run whose state did not finish (issue 9)
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-
-from asl_airflow.devstack import airflow_env
-from asl_airflow.runner import _template_db
 
 MACHINE = {"StartAt": "First", "States": {"First": {"Type": "Pass", "Next": "Second"},
                                           "Second": {"Type": "Pass", "End": True}}}
@@ -43,15 +38,8 @@ CHILD = textwrap.dedent('''
 ''')
 
 
-def test_a_state_task_lost_without_a_record_fails_the_execution(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    (home / "dags").mkdir(parents=True)
-    (home / "dags" / "machine.asl.json").write_text(json.dumps(MACHINE))
-    (home / "dags" / "machine.py").write_text(
-        "from pathlib import Path\nfrom asl_airflow import asl_dag\n\n"
-        "dag = asl_dag(Path(__file__).with_name('machine.asl.json'), dag_id='asl_machine')\n")
-    shutil.copy(_template_db({**os.environ, **airflow_env(home)}), home / "airflow.db")
-    env = {**os.environ, **airflow_env(home), "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags")}
+def test_a_state_task_lost_without_a_record_fails_the_execution(tmp_path: Path, machine_home) -> None:
+    _, env = machine_home(tmp_path, MACHINE)
     proc = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=600)
     assert proc.stdout.strip(), proc.stderr[-4000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -12,15 +12,10 @@ the UI's "Clear" does) and drives the same DAG run on with ``dag.test()``'s own 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-
-from asl_airflow.devstack import airflow_env
-from asl_airflow.runner import _template_db
 
 MACHINE = {"StartAt": "Prepare", "States": {
     "Prepare": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "p"},
@@ -92,9 +87,8 @@ CHILD = textwrap.dedent('''
 ''')
 
 
-def _child(home: Path, mode: str, case: str) -> dict:
-    env = {**os.environ, **airflow_env(home), "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-           "AIRFLOW__ASL_AIRFLOW__MOCK_CONFIG_JSON": json.dumps(MOCKS),
+def _child(home_env: dict[str, str], mode: str, case: str) -> dict:
+    env = {**home_env, "AIRFLOW__ASL_AIRFLOW__MOCK_CONFIG_JSON": json.dumps(MOCKS),
            "AIRFLOW__ASL_AIRFLOW__MOCK_STATE_MACHINE": "fan", "AIRFLOW__ASL_AIRFLOW__MOCK_TEST_CASE": case}
     proc = subprocess.run([sys.executable, "-c", CHILD, mode, LOGICAL_DATE], env=env, capture_output=True,
                           text=True, timeout=900)
@@ -102,22 +96,16 @@ def _child(home: Path, mode: str, case: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_clearing_the_failed_tasks_redrives_the_execution(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    (home / "dags").mkdir(parents=True)
-    (home / "dags" / "machine.asl.json").write_text(json.dumps(MACHINE))
-    (home / "dags" / "machine.py").write_text(
-        "from pathlib import Path\nfrom asl_airflow import asl_dag\n\n"
-        "dag = asl_dag(Path(__file__).with_name('machine.asl.json'), dag_id='asl_machine')\n")
-    shutil.copy(_template_db({**os.environ, **airflow_env(home)}), home / "airflow.db")
+def test_clearing_the_failed_tasks_redrives_the_execution(tmp_path: Path, machine_home) -> None:
+    _, env = machine_home(tmp_path, MACHINE)
 
-    first = _child(home, "first", "first")
+    first = _child(env, "first", "first")
     assert first["status"] == "FAILED" and first["error"] == "Boom"
 
     a_finished = any(e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "A"
                      for e in first["history"])  # else B's failure stopped it (aborted)
 
-    second = _child(home, "redrive", "second")
+    second = _child(env, "redrive", "second")
     assert second["status"] == "SUCCEEDED", second
     # Prepare succeeded before: not run again (its second mock would fail with RanTwice). B failed: it
     # ran again. A ran again only if B's failure had stopped it, as AWS redrives aborted branches.
