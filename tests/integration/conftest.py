@@ -6,7 +6,10 @@ import contextlib
 import json
 import os
 import shutil
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asl_airflow import devstack
@@ -46,6 +49,48 @@ def environment():
     environment (what the runs inside it set included): for module-scoped fixtures, where
     ``monkeypatch`` is not available."""
     return _environment
+
+
+class _TaskStateStore(dict):
+    """A task's ``task_state_store`` (get/set), in memory."""
+
+    def set(self, key: str, value: Any) -> None:
+        self[key] = value
+
+
+@dataclass
+class JournaledCall:
+    """A Task's service call as the Airflow engine makes it: with its ASL attempt's ``CallJournal``."""
+
+    entry: Any  # the Integration
+    call: Any  # the ServiceCall
+    store: _TaskStateStore
+
+    def start(self) -> Any:
+        return self.entry.start(self.call, {})
+
+    def lose_id(self) -> None:
+        """Leave what a worker that died right after the submit call leaves: the pending mark, no job id."""
+        record = self.store["asl_call"]
+        self.store["asl_call"] = {"attempt": record["attempt"], "pending": record["pending"]}
+
+
+def _journaled_call(resource: str, parameters: Any) -> JournaledCall:
+    from asl_airflow.integrations import make_call
+    from asl_airflow.integrations.base import CallJournal
+
+    store = _TaskStateStore()
+    entry, call = make_call(resource, parameters, deferrable=False,
+                            journal=CallJournal(store, 0, str(uuid.uuid4())))
+    return JournaledCall(entry, call, store)
+
+
+@pytest.fixture(scope="session")
+def journaled_call():
+    """``journaled_call(resource, parameters) -> JournaledCall``: the call of attempt 0, not deferrable,
+    for tests of a re-run after a worker crash (``start()``, ``lose_id()``, ``start()`` again must
+    reconnect to the one job instead of submitting another)."""
+    return _journaled_call
 
 
 def _machine_home(tmp_path: Path, machine: dict) -> tuple[Path, dict[str, str]]:

@@ -142,30 +142,18 @@ def test_both_engines_agree_on_history_and_shapes(runs):
     assert types(runs["local"]).count("TaskSubmitted") == 2  # the two .sync jobs
 
 
-def test_sync_job_is_created_once_per_attempt_with_the_attempt_token(local_stack, bucket, environment):
+def test_sync_job_is_created_once_per_attempt_with_the_attempt_token(local_stack, bucket, environment,
+                                                                       journaled_call):
     """A worker that died after CreateModelCustomizationJob left only the pending mark: the re-run of the
     attempt finds the job by its name and this attempt's client token instead of creating another."""
-    from asl_airflow.integrations import make_call
-    from asl_airflow.integrations.base import CallJournal
-
-    store: dict = {}
-
-    class Store:
-        def get(self, key):
-            return store.get(key)
-
-        def set(self, key, value):
-            store[key] = value
-
     name = f"crash-{uuid.uuid4().hex[:8]}"
     parameters = {**{k: v for k, v in _job(bucket, "train.jsonl", "x").items() if not k.endswith(".$")},
                   "JobName": name, "CustomModelName": f"m-{name}"}
     with environment(local_stack.env()):
-        entry, call = make_call(f"{CUSTOMIZE}.sync", parameters, deferrable=False,
-                                journal=CallJournal(Store(), 0, str(uuid.uuid4())))
-        first = entry.start(call, {})
-        store["asl_call"] = {"attempt": 0, "pending": store["asl_call"]["pending"]}  # the id never made it
-        again = entry.start(call, {})  # moto would refuse a second job of that name (ResourceInUseException)
+        attempt = journaled_call(f"{CUSTOMIZE}.sync", parameters)
+        first = attempt.start()
+        attempt.lose_id()  # the id never made it
+        again = attempt.start()  # moto would refuse a second job of that name (ResourceInUseException)
     assert first["JobName"] == again["JobName"] == name
-    assert first["ClientRequestToken"] == call.attempt_token
-    assert store["asl_call"]["id"] == name
+    assert first["ClientRequestToken"] == attempt.call.attempt_token
+    assert attempt.store["asl_call"]["id"] == name

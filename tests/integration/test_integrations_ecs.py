@@ -160,28 +160,15 @@ def test_both_engines_agree_on_history_and_shapes(runs):
     assert local.count("TaskSubmitted") == 2
 
 
-def test_sync_task_is_started_once_per_attempt_by_its_client_token(local_stack, ecs, environment):
+def test_sync_task_is_started_once_per_attempt_by_its_client_token(local_stack, ecs, environment, journaled_call):
     """A worker that died after RunTask left only the pending mark: the re-run of the attempt sends the
     same clientToken and gets the same task back (the local stack honours it as ECS does)."""
-    from asl_airflow.integrations import make_call
-    from asl_airflow.integrations.base import CallJournal
-
-    store: dict = {}
-
-    class Store:
-        def get(self, key):
-            return store.get(key)
-
-        def set(self, key, value):
-            store[key] = value
-
     parameters = {"Cluster": ecs["cluster"], "TaskDefinition": ecs["job"], "LaunchType": "FARGATE"}
     with environment(local_stack.env()):
-        entry, call = make_call(f"{RUN}.sync", parameters, deferrable=False,
-                                journal=CallJournal(Store(), 0, str(uuid.uuid4())))
+        attempt = journaled_call(f"{RUN}.sync", parameters)
         before = set(ecs["client"].list_tasks(cluster=ecs["cluster"])["taskArns"])
-        first = entry.start(call, {})
-        store["asl_call"] = {"attempt": 0, "pending": store["asl_call"]["pending"]}  # the id never made it
-        again = entry.start(call, {})
+        first = attempt.start()
+        attempt.lose_id()  # the id never made it
+        again = attempt.start()
         started = set(ecs["client"].list_tasks(cluster=ecs["cluster"])["taskArns"]) - before
     assert first["TaskArn"] == again["TaskArn"] and started == {first["TaskArn"]}

@@ -238,28 +238,15 @@ def test_both_engines_agree_on_history(runs):
     assert types(runs["local"]).count("TaskSubmitted") == 2
 
 
-def test_a_sync_job_is_created_once_per_attempt(local_stack, mediaconvert, bucket, environment):
+def test_a_sync_job_is_created_once_per_attempt(local_stack, mediaconvert, bucket, environment, journaled_call):
     """A worker that died after CreateJob left only the pending mark: the re-run sends the same
     ClientRequestToken and gets the same job back."""
-    from asl_airflow.integrations import make_call
-    from asl_airflow.integrations.base import CallJournal
-
-    store: dict = {}
-
-    class Store:
-        def get(self, key):
-            return store.get(key)
-
-        def set(self, key, value):
-            store[key] = value
-
     parameters = machine(bucket)["States"]["Transcode"]["Parameters"]
     with environment(_env(local_stack, mediaconvert)):
-        entry, call = make_call(f"{CREATE}.sync", parameters, deferrable=False,
-                                journal=CallJournal(Store(), 0, str(uuid.uuid4())))
+        attempt = journaled_call(f"{CREATE}.sync", parameters)
         before = len(mediaconvert.jobs)
-        first = entry.start(call, {})
-        store["asl_call"] = {"attempt": 0, "pending": store["asl_call"]["pending"]}  # the id never made it
-        again = entry.start(call, {})
+        first = attempt.start()
+        attempt.lose_id()  # the id never made it
+        again = attempt.start()
     assert first["Job"]["Id"] == again["Job"]["Id"] and len(mediaconvert.jobs) == before + 1
-    assert first["Job"]["ClientRequestToken"] == call.attempt_token
+    assert first["Job"]["ClientRequestToken"] == attempt.call.attempt_token
