@@ -19,6 +19,7 @@ import hashlib
 import json
 import random
 import re
+import threading
 import time
 import uuid
 from functools import lru_cache
@@ -223,15 +224,41 @@ def _null() -> Any:
     return Utils.NULL_VALUE
 
 
+#: the last state inputs, results and variables converted (id -> (value, converted)): a Retry storm
+#: or a loop evaluates expressions again and again over the same objects (the context object of
+#: each evaluation is new, but holds the execution's input), and converting them every time made
+#: such an execution cost its input's size per attempt (seconds for a 5 KB input at the
+#: 25,000-event quota). The engines never mutate a state's data (they copy), and jsonata-python
+#: copies what it changes, so a conversion stays right while its source object lives (it is kept
+#: here with it, so its id cannot be reused).
+_CONVERTED: dict[int, tuple[Any, Any]] = {}
+_CONVERTED_LOCK = threading.Lock()
+
+
 def _to_jsonata(value: Any) -> Any:
     """JSON in, with ``null`` as jsonata-python's NULL_VALUE (so that it differs from undefined)."""
     if value is None:
         return _null()
-    if isinstance(value, dict):
-        return {k: _to_jsonata(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, dict | list):
+        kept = _CONVERTED.get(id(value))
+        if kept is not None and kept[0] is value:
+            return kept[1]
+        if isinstance(value, dict):
+            return {k: _to_jsonata(v) for k, v in value.items()}
         return [_to_jsonata(v) for v in value]
     return value
+
+
+def _to_jsonata_kept(value: Any) -> Any:
+    """:func:`_to_jsonata`, kept for the next evaluations over the same object."""
+    if not isinstance(value, dict | list) or not value or id(value) in _CONVERTED:
+        return _to_jsonata(value)
+    converted = _to_jsonata(value)
+    with _CONVERTED_LOCK:
+        if len(_CONVERTED) >= 16:
+            _CONVERTED.pop(next(iter(_CONVERTED)))
+        _CONVERTED[id(value)] = (value, converted)
+    return converted
 
 
 @lru_cache(maxsize=4096)
@@ -259,9 +286,9 @@ def evaluate(expr: str, states: dict[str, Any], variables: dict[str, Any] | None
         raise errors.AslError(
             errors.QUERY_EVALUATION_ERROR, f"The JSONata expression '{source}' is invalid: {exc}"
         ) from exc
-    bindings = {k: _to_jsonata(v) for k, v in (variables or {}).items() if _uses(source, k)}
+    bindings = {k: _to_jsonata_kept(v) for k, v in (variables or {}).items() if _uses(source, k)}
     if _uses(source, "states"):
-        bindings["states"] = _to_jsonata(states)
+        bindings["states"] = {k: _to_jsonata(v) if k == "context" else _to_jsonata_kept(v) for k, v in states.items()}
     budget = _Budget(source)
     bindings["__evaluate_entry"] = budget.entry
     bindings["__evaluate_exit"] = budget.exit

@@ -383,3 +383,27 @@ def test_a_jsonata_range_past_the_item_limit_fails_before_it_is_built() -> None:
     assert jsonata_eval.evaluate(f"{{% $count([1..{jsonata_eval.MAX_ITEMS}]) %}}", {"input": {}}, {}) == \
         jsonata_eval.MAX_ITEMS
     assert jsonata_eval.evaluate("{% [3..5] %}", {"input": {}}, {}) == [3, 4, 5]
+
+
+def test_a_jsonata_retry_storm_converts_its_input_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fuzz seed 1 case 11612: a Task whose JSONata Arguments fail, retried up to the history quota,
+    converted its 5 KB input (and the context object holding it again) for jsonata-python at every
+    attempt: 14 s. A conversion is kept for the next evaluations over the same object."""
+    converted: list[Any] = []
+    convert = jsonata_eval._to_jsonata
+
+    def counting(value: Any) -> Any:
+        converted.append(value)
+        return convert(value)
+
+    monkeypatch.setattr(jsonata_eval, "_to_jsonata", counting)
+    doc = {"QueryLanguage": "JSONata", **task(
+        Arguments={"n": "{% $count($states.input.a) %}", "x": "{% $states.input.missing %}"},
+        Retry=[{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2_000, "IntervalSeconds": 1}])}
+    data = {"a": list(range(1_000)), "z": None}
+    result = run(doc, data, invoker=lambda *a: {})
+    assert result.status == "FAILED" and result.error == "States.QueryEvaluationError"
+    assert sum(1 for e in result.history if e["type"] == "EvaluationFailed") == 2_001
+    assert len(converted) < 200_000  # about 2,000 x (1,000 + the context's nodes) without the memo
+    assert jsonata_eval.evaluate("{% $states.input.z = null and $count($states.input.a) = 1000 %}",
+                                 {"input": data}, {}) is True
