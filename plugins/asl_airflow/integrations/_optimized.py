@@ -8,6 +8,8 @@ errors named ``<Prefix>.<Exception>`` with the v1 message format as the cause.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -72,6 +74,32 @@ def v1_error(exc: BaseException, prefix: str, service: str) -> AslError | None:
     if meta.get("HostId"):
         details.append(f"Extended Request ID: {meta['HostId']}")
     return AslError(f"{prefix}.{name}", f"{message} ({'; '.join(details)})")
+
+
+def refused_request(exc: BaseException, prefix: str, service: str, code: str,
+                    name: str | None = None) -> AslError | None:
+    """A request botocore refused before sending it (``ParamValidationError``: a member missing or of
+    the wrong type) as the 400 the service answers Step Functions' SDK, which sends it unchecked:
+    ``<prefix>.<name>`` (``name`` defaults to the error ``code``) with the Java v1 cause; else None."""
+    if type(exc).__name__ != "ParamValidationError":
+        return None
+    return AslError(f"{prefix}.{name or code}", f"{exc} (Service: {service}; Status Code: 400; "
+                    f"Error Code: {code}; Request ID: null; Proxy: null)")
+
+
+@contextlib.contextmanager
+def named_errors(to_error: Callable[[BaseException], AslError | None]) -> Iterator[None]:
+    """Around a service call: an exception ``to_error`` names is raised as that Step Functions error
+    (the name Retry and Catch match); ASL errors and exceptions it does not name pass unchanged."""
+    try:
+        yield
+    except AslError:
+        raise
+    except Exception as exc:
+        error = to_error(exc)
+        if error is not None:
+            raise error from exc
+        raise
 
 
 def raise_v1(exc: BaseException, prefix: str, service: str) -> None:

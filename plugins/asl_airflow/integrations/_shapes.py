@@ -9,8 +9,11 @@ underscore keeps the table from collecting it).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from functools import lru_cache
 from typing import Any
+
+from asl_airflow.asl.errors import AslError
 
 
 @lru_cache(maxsize=16)
@@ -24,6 +27,26 @@ def request(service: str, operation: str, parameters: Any) -> dict[str, Any]:
     """The API request for Step Functions-style ``parameters`` (member names matched case-insensitively)."""
     shape = _service_model(service).operation_model(operation).input_shape
     return _to_api(parameters or {}, shape)
+
+
+@lru_cache(maxsize=32)
+def _members(service: str, operation: str) -> frozenset[str]:
+    shape = _service_model(service).operation_model(operation).input_shape
+    return frozenset(name.lower() for name in shape.members)
+
+
+def known_request(service: str, operation: str, parameters: Any, resource: str,
+                  skip: Collection[str] = ()) -> dict[str, Any]:
+    """The API request for a Task's Parameters (a JSON object, else ``States.Runtime``): the members
+    the operation knows, renamed by the model; Step Functions ignores the others, and ``skip`` (fields
+    it handles itself)."""
+    if parameters is None:
+        parameters = {}
+    if not isinstance(parameters, dict):
+        raise AslError("States.Runtime", f"{resource}: Parameters must be a JSON object")
+    members = _members(service, operation)
+    return request(service, operation,
+                   {key: value for key, value in parameters.items() if key not in skip and key.lower() in members})
 
 
 def _to_api(value: Any, shape: Any) -> Any:

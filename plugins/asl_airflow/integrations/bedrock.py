@@ -37,12 +37,18 @@ Service errors are ``Bedrock.<Exception>`` as the AWS SDK for Java names Bedrock
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import partial
 from typing import Any
 
 from asl_airflow.asl.errors import AslError
 from asl_airflow.integrations import _shapes
-from asl_airflow.integrations._optimized import MAX_POLLS, POLL_SECONDS, v1_error
+from asl_airflow.integrations._optimized import (
+    MAX_POLLS,
+    POLL_SECONDS,
+    named_errors,
+    refused_request,
+    v1_error,
+)
 from asl_airflow.integrations.base import REQUEST_RESPONSE, SYNC, Integration, ServiceCall, submit_once
 
 _PREFIX = "Bedrock"
@@ -53,15 +59,6 @@ _SFN_FIELDS = ("Body", "Input", "Output")
 _ENDED_BADLY = ("Failed", "Stopping", "Stopped")
 
 
-@lru_cache(maxsize=2)
-def _members(service: str, operation: str) -> frozenset[str]:
-    """The request members of an API, lower-cased (Step Functions' PascalCase matches them)."""
-    import botocore.session
-
-    shape = botocore.session.get_session().get_service_model(service).operation_model(operation).input_shape
-    return frozenset(name.lower() for name in shape.members)
-
-
 def _object(call: ServiceCall) -> dict[str, Any]:
     parameters = call.parameters if call.parameters is not None else {}
     if not isinstance(parameters, dict):
@@ -69,26 +66,9 @@ def _object(call: ServiceCall) -> dict[str, Any]:
     return parameters
 
 
-def _api_request(call: ServiceCall, service: str, operation: str, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The API request: the Parameters the API knows (Step Functions ignores others), renamed by the model."""
-    members = _members(service, operation)
-    kept = {key: value for key, value in _object(call).items() if key not in skip and key.lower() in members}
-    return _shapes.request(service, operation, kept)
-
-
 def bedrock_error(exc: BaseException, service: str) -> AslError | None:
     """The Step Functions error for an exception of a Bedrock call, else None."""
-    error = v1_error(exc, _PREFIX, service)
-    if error is None and type(exc).__name__ == "ParamValidationError":  # AWS would answer ValidationException
-        error = AslError(f"{_PREFIX}.ValidationException", f"{exc} (Service: {service}; Status Code: 400; "
-                         "Error Code: ValidationException; Request ID: null; Proxy: null)")
-    return error
-
-
-def _raise_named(exc: Exception, service: str) -> None:
-    error = bedrock_error(exc, service)
-    if error is not None:
-        raise error from exc
+    return v1_error(exc, _PREFIX, service) or refused_request(exc, _PREFIX, service, "ValidationException")
 
 
 # -- invokeModel --------------------------------------------------------------------------------
@@ -108,11 +88,9 @@ def _s3(call: ServiceCall) -> Any:
     return S3Hook(aws_conn_id=call.aws_conn_id, region_name=call.region_name).get_conn()
 
 
-def _s3_error(exc: Exception) -> None:
+def _s3_error(exc: BaseException) -> AslError | None:
     """An S3 failure reading Input or writing Output, named as the AWS SDK names S3's errors."""
-    error = v1_error(exc, "S3", "Amazon S3")
-    if error is not None:
-        raise error from exc
+    return v1_error(exc, "S3", "Amazon S3")
 
 
 def _request_body(call: ServiceCall, parameters: dict[str, Any]) -> tuple[bytes | None, str | None]:
@@ -121,11 +99,8 @@ def _request_body(call: ServiceCall, parameters: dict[str, Any]) -> tuple[bytes 
         raise AslError("States.Runtime", f"{call.resource}: specify either Body or Input (Input.S3Uri), not both")
     if "Input" in parameters:
         bucket, key = _s3_location(call, "Input", parameters["Input"])
-        try:
+        with named_errors(_s3_error):
             obj = _s3(call).get_object(Bucket=bucket, Key=key)
-        except Exception as exc:
-            _s3_error(exc)
-            raise
         return obj["Body"].read(), obj.get("ContentType")
     if "Body" not in parameters:
         return None, None  # the API refuses a missing body with its own message
@@ -160,7 +135,7 @@ def invoke_request(call: ServiceCall) -> tuple[dict[str, Any], dict[str, Any] | 
     """The InvokeModel request for the Task's Parameters, and the ``Output`` location (or None)."""
     parameters = _object(call)
     body, source_type = _request_body(call, parameters)
-    request = _api_request(call, "bedrock-runtime", "InvokeModel", skip=_SFN_FIELDS)
+    request = _shapes.known_request("bedrock-runtime", "InvokeModel", parameters, call.resource, skip=_SFN_FIELDS)
     if body is not None:
         request["body"] = body
     if source_type and "contentType" not in request:
@@ -176,22 +151,16 @@ def _invoke(call: ServiceCall, context: Any) -> Any:
 
     request, output = invoke_request(call)
     client = BedrockRuntimeHook(aws_conn_id=call.aws_conn_id, region_name=call.region_name).conn
-    try:
+    with named_errors(partial(bedrock_error, service=_RUNTIME_SERVICE)):
         response = client.invoke_model(**request)
         raw = response["body"].read()
-    except Exception as exc:
-        _raise_named(exc, _RUNTIME_SERVICE)
-        raise
     content_type = response.get("contentType")
     if output is None:
         return {"Body": answer_body(raw, content_type), "ContentType": content_type}
     bucket, key = _s3_location(call, "Output", output)
-    try:
-        typed = {"ContentType": content_type} if content_type else {}
+    typed = {"ContentType": content_type} if content_type else {}
+    with named_errors(_s3_error):
         _s3(call).put_object(Bucket=bucket, Key=key, Body=raw, **typed)
-    except Exception as exc:
-        _s3_error(exc)
-        raise
     return {"Body": {"S3Uri": output["S3Uri"]}, "ContentType": content_type}
 
 
@@ -211,7 +180,7 @@ def _hook(call: ServiceCall) -> Any:
 
 def customization_request(call: ServiceCall) -> dict[str, Any]:
     """The CreateModelCustomizationJob request; a ``.sync`` attempt carries its own client token."""
-    request = _api_request(call, "bedrock", "CreateModelCustomizationJob")
+    request = _shapes.known_request("bedrock", "CreateModelCustomizationJob", call.parameters, call.resource)
     if call.pattern == SYNC and call.attempt_token and not request.get("clientRequestToken"):
         request["clientRequestToken"] = call.attempt_token
     return request
@@ -252,7 +221,7 @@ def _find_job(hook: Any, request: dict[str, Any]) -> str | None:
 def _customize(call: ServiceCall, context: Any) -> Any:
     hook = _hook(call)
     request = customization_request(call)
-    try:
+    with named_errors(partial(bedrock_error, service=_SERVICE)):
         if call.pattern != SYNC:
             return _shapes.response("bedrock", "CreateModelCustomizationJob",
                                     hook.conn.create_model_customization_job(**request))
@@ -263,11 +232,6 @@ def _customize(call: ServiceCall, context: Any) -> Any:
             submit=lambda: _create(hook, request),
             find=lambda record: _find_job(hook, request),
         )
-    except AslError:
-        raise
-    except Exception as exc:
-        _raise_named(exc, _SERVICE)
-        raise
     if call.deferrable:
         from airflow.providers.amazon.aws.triggers.bedrock import BedrockCustomizeModelCompletedTrigger
         from airflow.sdk.exceptions import TaskDeferred
@@ -296,11 +260,8 @@ def _resume_customize(call: ServiceCall, context: Any, method_name: str, event: 
     if not job_name:
         raise AslError("States.TaskFailed", f"the Bedrock trigger reported no job: {event!r}")
     hook = _hook(call)
-    try:
+    with named_errors(partial(bedrock_error, service=_SERVICE)):
         job = _described(hook, job_name)
-    except Exception as exc:
-        _raise_named(exc, _SERVICE)
-        raise
     if job.get("Status") == "InProgress":
         raise AslError("States.TaskFailed", f"Bedrock model customization job {job_name} did not finish: {event!r}")
     return _finished(hook, job_name)

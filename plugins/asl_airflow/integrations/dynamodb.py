@@ -98,7 +98,7 @@ def dynamodb_error(exc: BaseException) -> AslError | None:
 def _start(call: ServiceCall, context: Any) -> Any:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-    from asl_airflow.integrations._optimized import sdk_metadata
+    from asl_airflow.integrations._optimized import refused_request, sdk_metadata
 
     operation, method = _OPERATIONS[call.action]
     request = _request(operation, call.parameters, call.resource)
@@ -106,12 +106,9 @@ def _start(call: ServiceCall, context: Any) -> Any:
     try:
         response = getattr(client, method)(**request)
     except Exception as exc:
-        error = dynamodb_error(exc)
+        error = dynamodb_error(exc) or refused_request(exc, _PREFIX, _SERVICE, "ValidationException", _GENERIC)
         if error is not None:
             raise error from exc
-        if type(exc).__name__ == "ParamValidationError":  # Java v1 would get the same answer from AWS
-            raise AslError(f"{_PREFIX}.{_GENERIC}", f"{exc} (Service: {_SERVICE}; Status Code: 400; "
-                           "Error Code: ValidationException; Request ID: null; Proxy: null)") from exc
         raise
     return {**_encode(response), **sdk_metadata(response)}
 

@@ -31,12 +31,11 @@ Service errors are the AWS SDK for Java v1 classes: a declared error keeps its n
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import Any
 
 from asl_airflow.asl.errors import AslError
 from asl_airflow.integrations import _shapes
-from asl_airflow.integrations._optimized import MAX_POLLS, POLL_SECONDS
+from asl_airflow.integrations._optimized import MAX_POLLS, POLL_SECONDS, named_errors
 from asl_airflow.integrations.base import (
     REQUEST_RESPONSE,
     SYNC,
@@ -53,22 +52,10 @@ UNKNOWN = "AmazonECS.Unknown"
 STARTED_BY = "AWS Step Functions"
 
 
-@lru_cache(maxsize=1)
-def _members() -> frozenset[str]:
-    import botocore.session
-
-    shape = botocore.session.get_session().get_service_model("ecs").operation_model("RunTask").input_shape
-    return frozenset(name.lower() for name in shape.members)
-
-
 def run_task_request(call: ServiceCall) -> dict[str, Any]:
     """The RunTask request for the Task's Parameters (members the API does not know are dropped, as
     Step Functions ignores them); a ``.sync`` attempt carries ``startedBy`` and its client token."""
-    parameters = call.parameters if call.parameters is not None else {}
-    if not isinstance(parameters, dict):
-        raise AslError("States.Runtime", f"{call.resource}: Parameters must be a JSON object")
-    members = _members()
-    request = _shapes.request("ecs", "RunTask", {k: v for k, v in parameters.items() if k.lower() in members})
+    request = _shapes.known_request("ecs", "RunTask", call.parameters, call.resource)
     if call.pattern == SYNC:
         request["startedBy"] = STARTED_BY
         if call.attempt_token and not request.get("clientToken"):
@@ -84,19 +71,10 @@ def _hook(call: ServiceCall) -> Any:
 
 def ecs_error(exc: BaseException) -> AslError | None:
     """The Step Functions error for an exception of an ECS call, else None."""
-    from asl_airflow.integrations._optimized import declared_or_generic
+    from asl_airflow.integrations._optimized import declared_or_generic, refused_request
 
-    error = declared_or_generic(exc, _PREFIX, _SERVICE, _GENERIC)
-    if error is None and type(exc).__name__ == "ParamValidationError":  # ECS would answer InvalidParameter
-        error = AslError(f"{_PREFIX}.InvalidParameterException", f"{exc} (Service: {_SERVICE}; Status Code: 400; "
-                         "Error Code: InvalidParameterException; Request ID: null; Proxy: null)")
-    return error
-
-
-def _raise_named(exc: Exception) -> None:
-    error = ecs_error(exc)
-    if error is not None:
-        raise error from exc
+    return (declared_or_generic(exc, _PREFIX, _SERVICE, _GENERIC)
+            or refused_request(exc, _PREFIX, _SERVICE, "InvalidParameterException"))
 
 
 def _failures(response: dict[str, Any]) -> None:
@@ -160,7 +138,7 @@ def _defer(call: ServiceCall, started: dict[str, Any], task_arn: str) -> None:
 def start(call: ServiceCall, context: Any) -> Any:
     hook = _hook(call)
     request = run_task_request(call)
-    try:
+    with named_errors(ecs_error):
         if call.pattern != SYNC:
             response = hook.conn.run_task(**request)
             if parse_resource(call.resource)[2] == WAIT_FOR_TASK_TOKEN:
@@ -173,11 +151,6 @@ def start(call: ServiceCall, context: Any) -> Any:
             cluster=started["cluster"], tasks=started["tasks"],
             WaiterConfig={"Delay": POLL_SECONDS, "MaxAttempts": MAX_POLLS})
         return _finished(_describe(hook.conn, started))
-    except AslError:
-        raise
-    except Exception as exc:
-        _raise_named(exc)
-        raise
 
 
 def resume(call: ServiceCall, context: Any, method_name: str, event: Any) -> Any:
@@ -189,13 +162,8 @@ def resume(call: ServiceCall, context: Any, method_name: str, event: Any) -> Any
         if not isinstance(event, dict) or not event.get("task_arn"):
             raise AslError("States.TaskFailed", f"the ECS trigger reported no task: {event!r}")
         started = {"cluster": event.get("cluster"), "tasks": [event["task_arn"]]}
-    try:
+    with named_errors(ecs_error):
         tasks = _describe(_hook(call).conn, started)
-    except AslError:
-        raise
-    except Exception as exc:
-        _raise_named(exc)
-        raise
     running = _running(tasks)
     if running is not None:
         _defer(call, started, running)

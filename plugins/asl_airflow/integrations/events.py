@@ -66,13 +66,10 @@ def _entry(entry: Any, members: frozenset[str], appended: list[str]) -> Any:
 
 def events_error(exc: BaseException) -> AslError | None:
     """The Step Functions error for an exception of the PutEvents call, else None."""
-    from asl_airflow.integrations._optimized import declared_or_generic
+    from asl_airflow.integrations._optimized import declared_or_generic, refused_request
 
-    error = declared_or_generic(exc, _PREFIX, _SERVICE, _GENERIC)
-    if error is None and type(exc).__name__ == "ParamValidationError":  # AWS would answer ValidationException
-        error = AslError(f"{_PREFIX}.{_GENERIC}", f"{exc} (Service: {_SERVICE}; Status Code: 400; "
-                         "Error Code: ValidationException; Request ID: null; Proxy: null)")
-    return error
+    return (declared_or_generic(exc, _PREFIX, _SERVICE, _GENERIC)
+            or refused_request(exc, _PREFIX, _SERVICE, "ValidationException", _GENERIC))
 
 
 def _start(call: ServiceCall, context: Any) -> Any:

@@ -23,12 +23,11 @@ Service errors are the SDK's classes: a declared error keeps its name (``MediaCo
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import Any
 
 from asl_airflow.asl.errors import AslError
 from asl_airflow.integrations import _shapes
-from asl_airflow.integrations._optimized import MAX_POLLS, POLL_SECONDS
+from asl_airflow.integrations._optimized import MAX_POLLS, POLL_SECONDS, named_errors
 from asl_airflow.integrations.base import REQUEST_RESPONSE, SYNC, Integration, ServiceCall, submit_once
 
 _PREFIX, _SERVICE, _GENERIC = "MediaConvert", "AWSMediaConvert", "AWSMediaConvertException"
@@ -37,22 +36,9 @@ MANAGED_BY = {"ManagedByService": "AWSStepFunctions"}
 _ENDED_BADLY = ("ERROR", "CANCELED")
 
 
-@lru_cache(maxsize=1)
-def _members() -> frozenset[str]:
-    import botocore.session
-
-    shape = botocore.session.get_session().get_service_model("mediaconvert").operation_model("CreateJob").input_shape
-    return frozenset(name.lower() for name in shape.members)
-
-
 def create_job_request(call: ServiceCall) -> dict[str, Any]:
     """The CreateJob request: the API's members, Step Functions' tag, a ``.sync`` attempt's token."""
-    parameters = call.parameters if call.parameters is not None else {}
-    if not isinstance(parameters, dict):
-        raise AslError("States.Runtime", f"{call.resource}: Parameters must be a JSON object")
-    members = _members()
-    request = _shapes.request("mediaconvert", "CreateJob",
-                              {k: v for k, v in parameters.items() if k.lower() in members})
+    request = _shapes.known_request("mediaconvert", "CreateJob", call.parameters, call.resource)
     tags = request.get("Tags")
     request["Tags"] = {**(tags if isinstance(tags, dict) else {}), **MANAGED_BY}
     if call.pattern == SYNC and call.attempt_token and not request.get("ClientRequestToken"):
@@ -68,13 +54,10 @@ def _hook(call: ServiceCall) -> Any:
 
 def mediaconvert_error(exc: BaseException) -> AslError | None:
     """The Step Functions error for an exception of a MediaConvert call, else None."""
-    from asl_airflow.integrations._optimized import declared_or_generic
+    from asl_airflow.integrations._optimized import declared_or_generic, refused_request
 
-    error = declared_or_generic(exc, _PREFIX, _SERVICE, _GENERIC)
-    if error is None and type(exc).__name__ == "ParamValidationError":  # MediaConvert would answer BadRequest
-        error = AslError(f"{_PREFIX}.BadRequestException", f"{exc} (Service: {_SERVICE}; Status Code: 400; "
-                         "Error Code: BadRequestException; Request ID: null; Proxy: null)")
-    return error
+    return (declared_or_generic(exc, _PREFIX, _SERVICE, _GENERIC)
+            or refused_request(exc, _PREFIX, _SERVICE, "BadRequestException"))
 
 
 def _finished(hook: Any, job_id: str) -> dict[str, Any]:
@@ -87,7 +70,7 @@ def _finished(hook: Any, job_id: str) -> dict[str, Any]:
 def start(call: ServiceCall, context: Any) -> Any:
     hook = _hook(call)
     request = create_job_request(call)
-    try:
+    with named_errors(mediaconvert_error):
         if call.pattern != SYNC:
             return _shapes.response("mediaconvert", "CreateJob", hook.conn.create_job(**request))
         job_id = submit_once(call, submit=lambda: hook.conn.create_job(**request)["Job"]["Id"])
@@ -114,13 +97,6 @@ def start(call: ServiceCall, context: Any) -> Any:
             if "terminal failure" not in str(exc):  # the job ended badly: GetJob says how, and is the cause
                 raise
         return _finished(hook, job_id)
-    except AslError:
-        raise
-    except Exception as exc:
-        error = mediaconvert_error(exc)
-        if error is not None:
-            raise error from exc
-        raise
 
 
 def resume(call: ServiceCall, context: Any, method_name: str, event: Any) -> Any:
@@ -130,15 +106,8 @@ def resume(call: ServiceCall, context: Any, method_name: str, event: Any) -> Any
     if not job_id:
         raise AslError("States.TaskFailed", f"the MediaConvert trigger reported no job: {event!r}")
     hook = _hook(call)
-    try:
+    with named_errors(mediaconvert_error):
         job = _finished(hook, job_id)
-    except AslError:
-        raise
-    except Exception as exc:
-        error = mediaconvert_error(exc)
-        if error is not None:
-            raise error from exc
-        raise
     if job.get("Job", {}).get("Status") != "COMPLETE":
         raise AslError("States.TaskFailed", f"MediaConvert job {job_id} did not finish: {event!r}")
     return job

@@ -143,6 +143,45 @@ def test_optimized_error_names_follow_the_v1_sdk():
     assert v1_error(ValueError("not a service error"), "SNS", "AmazonSNS") is None
 
 
+def test_a_request_botocore_refuses_is_the_400_the_service_answers_and_named_errors_raise_it():
+    from asl_airflow.integrations._optimized import named_errors, refused_request
+    from botocore.exceptions import ParamValidationError
+
+    refused = ParamValidationError(report='Missing required parameter in input: "Entries"')
+    error = refused_request(refused, "EventBridge", "AmazonEventBridge", "ValidationException",
+                            "AmazonEventBridgeException")
+    assert error.error == "EventBridge.AmazonEventBridgeException"
+    assert error.cause == (f"{refused} (Service: AmazonEventBridge; Status Code: 400; Error Code: ValidationException; "
+                           "Request ID: null; Proxy: null)")
+    assert refused_request(refused, "ECS", "AmazonECS", "InvalidParameterException").error == \
+        "ECS.InvalidParameterException"  # the name is the code unless given
+    assert refused_request(ValueError("not botocore's"), "ECS", "AmazonECS", "InvalidParameterException") is None
+
+    def ecs_refused(exc: BaseException) -> AslError | None:
+        return refused_request(exc, "ECS", "AmazonECS", "InvalidParameterException")
+
+    with pytest.raises(AslError) as caught, named_errors(ecs_refused):
+        raise refused
+    assert caught.value.error == "ECS.InvalidParameterException" and caught.value.__cause__ is refused
+    with pytest.raises(ValueError, match="unnamed"), named_errors(ecs_refused):
+        raise ValueError("unnamed")
+    with pytest.raises(AslError) as caught, named_errors(lambda exc: AslError("Wrong.Name")):
+        raise AslError("States.TaskFailed", "an ASL error passes as it is")
+    assert caught.value.error == "States.TaskFailed"
+
+
+def test_known_request_keeps_the_members_the_api_knows_and_refuses_a_non_object():
+    from asl_airflow.integrations import _shapes
+
+    request = _shapes.known_request("ecs", "RunTask", {"Cluster": "c", "TaskDefinition": "t", "Comment": "x"},
+                                    "arn:aws:states:::ecs:runTask", skip=("TaskDefinition",))
+    assert request == {"cluster": "c"}
+    assert _shapes.known_request("ecs", "RunTask", None, "arn:aws:states:::ecs:runTask") == {}
+    with pytest.raises(AslError) as caught:
+        _shapes.known_request("ecs", "RunTask", ["not", "an", "object"], "arn:aws:states:::ecs:runTask")
+    assert caught.value.error == "States.Runtime" and "Parameters must be a JSON object" in caught.value.cause
+
+
 def test_parameters_match_members_case_insensitively_and_json_goes_as_text():
     import botocore.session
 
