@@ -33,7 +33,7 @@ from asl_airflow.airflow.operators import AslStateOperator, AslTaskOperator
 from asl_airflow.asl.definition import Definition, json_pointer
 from asl_airflow.asl.errors import AslValidationError
 from asl_airflow.asl.graph import MAX_TASK_ID, StateGraph, id_label, short_hash
-from asl_airflow.asl.states import processor
+from asl_airflow.asl.states import processor, task_states
 
 #: a Parallel/Map group's own id stays within this many characters, leaving its tasks room under
 #: Airflow's 250 (``<group>.branch_<n>.<label of at most ~90>``)
@@ -50,28 +50,13 @@ def _current_prefix() -> str:
     return group.child_id("x")[:-1] if group is not None else ""
 
 
-def _task_states(machine: dict[str, Any], path: tuple[str, ...]) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
-    """Every Task state of a machine, nested ones included, with its JSON pointer parts."""
-    out = []
-    for name, state in machine["States"].items():
-        here = (*path, "States", name)
-        if state["Type"] == "Task":
-            out.append((here, state))
-        for index, branch in enumerate(state.get("Branches", [])):
-            out.extend(_task_states(branch, (*here, "Branches", str(index))))
-        for key in ("ItemProcessor", "Iterator"):
-            if key in state:
-                out.extend(_task_states(state[key], (*here, key)))
-    return out
-
-
 def check_compilable(definition: Definition) -> None:
     """Reject, with file and pointer, a Task whose Resource no integration serves (at parse time,
     not in the middle of a run)."""
     from asl_airflow.integrations.catalog import problem
 
     problems = []
-    for path, state in _task_states(definition.document, ()):
+    for path, state in task_states(definition.document, ()):
         reason = problem(state["Resource"])
         if reason:
             problems.append(f"{definition.source}:{json_pointer(*path, 'Resource')}: {reason}")

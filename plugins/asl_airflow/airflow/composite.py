@@ -410,7 +410,7 @@ class AslRegionOperator(AslStateOperator):
                  aws_conn_id: str = "aws_default", region_name: str | None = None, **kwargs: Any) -> None:
         names = list(members)
         kwargs.setdefault("task_display_name", names[0] if len(names) == 1 else "loop: " + " → ".join(names))
-        if any(_calls_services(machine_states[name]) for name in names):
+        if states.task_states({"States": {name: machine_states[name] for name in names}}):
             # re-running the region after a crash would repeat its service calls from the region's
             # start: a crash fails the run instead (a region keeps no per-call submission record)
             kwargs.setdefault("retries", 0)
@@ -570,14 +570,6 @@ def run_lane(operator: AslStateOperator, context: Any, lane: list[list[Any]], va
     operator.push_record(context, None, None, None, [], None, batch=results)
     raise DownstreamTasksSkipped(tasks=[])  # the lane's other tasks skip themselves: nothing chose them
 
-
-def _calls_services(state: dict[str, Any]) -> bool:
-    """Whether a state is a Task or holds one (in a Parallel's branches or a Map's items, at any depth)."""
-    if state.get("Type") == "Task":
-        return True
-    machines = [*state.get("Branches", [])] + ([states.processor(state)] if state.get("Type") == "Map" else [])
-    return any(_calls_services(inner) for machine in machines
-               for inner in (machine.get("States") or {}).values() if isinstance(inner, dict))
 
 
 def _timing() -> dict[str, Any]:

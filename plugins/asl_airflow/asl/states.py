@@ -421,6 +421,22 @@ def processor(state: dict[str, Any]) -> dict[str, Any]:
     return state.get("ItemProcessor") or state.get("Iterator") or {}
 
 
+def task_states(machine: dict[str, Any], path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    """Every Task state of a (validated) machine, nested ones included (Parallel branches, Map
+    items), with its JSON pointer parts."""
+    out = []
+    for name, state in machine["States"].items():
+        here = (*path, "States", name)
+        if state["Type"] == "Task":
+            out.append((here, state))
+        for index, branch in enumerate(state.get("Branches", [])):
+            out.extend(task_states(branch, (*here, "Branches", str(index))))
+        for key in ("ItemProcessor", "Iterator"):
+            if key in state:
+                out.extend(task_states(state[key], (*here, key)))
+    return out
+
+
 def is_distributed(state: dict[str, Any]) -> bool:
     config = processor(state).get("ProcessorConfig") or {}
     return config.get("Mode") == "DISTRIBUTED"
