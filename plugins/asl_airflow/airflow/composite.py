@@ -466,11 +466,9 @@ class AslRegionOperator(AslStateOperator):
         simulated = clock.current()
 
         def sleep(seconds: float) -> None:
-            seconds = max(seconds, 0.0)
             if simulated is not None:  # --time-scale: wait scale x seconds, the clock moves by all of it
-                simulated.skip(seconds * (1 - simulated.scale))
-                seconds *= simulated.scale
-            end = time.monotonic() + seconds
+                seconds = simulated.pass_time(seconds)
+            end = time.monotonic() + max(seconds, 0.0)
             while True:
                 if self.parallel_failed(context):
                     stop["at"] = len(interpreter.history.events)
@@ -515,9 +513,9 @@ class AslRegionOperator(AslStateOperator):
                             moment = None  # the interpreter reports it, with its events
                         # a Wait shorter than [asl_airflow] min_defer_seconds is slept by the
                         # interpreter, here in the worker (operators.min_defer_seconds says why)
-                        real = clock.real_moment(moment) if moment is not None else None
+                        real = clock.real_moment(moment)
                         if moment is not None and real is not None and moment > clock.utcnow() and \
-                                defers(context, real, _real(self.execution_deadline(context))):
+                                defers(context, real, clock.real_moment(self.execution_deadline(context))):
                             interpreter.history.state_entered("Wait", name, data)
                             context["task_state_store"].set(_REGION_PROGRESS, {
                                 "name": name, "data": data, "variables": variables, "base": self.event_base,
@@ -576,7 +574,3 @@ def _timing() -> dict[str, Any]:
     """The interpreter's sleep and clock: the simulated clock's under ``--time-scale``."""
     simulated = clock.current()
     return {} if simulated is None else {"sleep": simulated.sleep, "clock": simulated.now}
-
-
-def _real(moment: datetime | None) -> datetime | None:
-    return None if moment is None else clock.real_moment(moment)

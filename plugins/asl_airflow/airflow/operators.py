@@ -313,9 +313,8 @@ class AslStateOperator(BaseOperator):
             return trigger
         from asl_airflow.airflow.triggers import AslDeadlineTrigger
 
-        if execution_deadline is not None:  # the trigger waits in real time (--time-scale: scaled)
-            execution_deadline = clock.real_moment(execution_deadline)
-        return AslDeadlineTrigger.wrap(trigger, deadline, execution_deadline, watch)
+        # the trigger waits in real time (--time-scale: scaled)
+        return AslDeadlineTrigger.wrap(trigger, deadline, clock.real_moment(execution_deadline), watch)
 
     def guarded_end(self, context: Any, event: Any, events: list[dict[str, Any]], type_: str | None = None) -> None:
         """Back from a :meth:`guard` ed deferral: end as the trigger says when a bound ended it (the
@@ -390,8 +389,7 @@ class AslStateOperator(BaseOperator):
             return self.resume_wait(context)
         if self.stop_watch and inline_triggers(context):
             reschedule_until(real)
-        real_deadline = clock.real_moment(deadline) if deadline is not None else None
-        if not defers(context, real, real_deadline):  # shorter than min_defer_seconds
+        if not defers(context, real, clock.real_moment(deadline)):  # shorter than min_defer_seconds
             self.sleep_until(context, real, events)
             return self.resume_wait(context)
         self.defer(trigger=self.guard(context, DateTimeTrigger(moment=real)), method_name="resume_wait")

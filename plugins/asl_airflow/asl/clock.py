@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 
 class SimulatedClock:
@@ -38,18 +38,19 @@ class SimulatedClock:
             return self._real() + self._skipped
 
     def sleep(self, seconds: float) -> None:
+        real = self.pass_time(seconds)
+        if real > 0:
+            self._sleep(real)
+
+    def pass_time(self, seconds: float) -> float:
+        """Start a wait of ``seconds``: simulated time moves by the part not waited for real, and
+        the real seconds left to wait (``scale`` of them) are returned, for a caller that sleeps
+        its own way (e.g. in slices, watching for a reason to stop)."""
         seconds = max(0.0, float(seconds))
         real = seconds * self.scale
         with self._lock:
             self._skipped += seconds - real
-        if real > 0:
-            self._sleep(real)
-
-    def skip(self, seconds: float) -> None:
-        """Move simulated time forward by ``seconds`` without sleeping (the part of a wait that
-        something else, e.g. Airflow's scheduler, waited only ``scale`` of)."""
-        with self._lock:
-            self._skipped += max(0.0, float(seconds))
+        return real
 
     def advance_to(self, epoch: float) -> None:
         """Move simulated time forward to ``epoch`` if it is behind (never backward): a wait that
@@ -76,11 +77,16 @@ def current() -> SimulatedClock | None:
     return _CURRENT
 
 
-def real_moment(moment: datetime) -> datetime:
+@overload
+def real_moment(moment: datetime) -> datetime: ...
+@overload
+def real_moment(moment: None) -> None: ...
+def real_moment(moment: datetime | None) -> datetime | None:
     """When, in real time, the simulated ``moment`` is to be waited for: ``scale`` of the way there
-    (``moment`` itself on real time). Airflow's triggers, reschedules and retry dates take this."""
+    (``moment`` itself on real time; None stays None, a deadline the execution does not have).
+    Airflow's triggers, reschedules and retry dates take this."""
     clock = _CURRENT
-    if clock is None:
+    if clock is None or moment is None:
         return moment
     left = max(0.0, (moment - utcnow()).total_seconds())
     return datetime.now(UTC) + timedelta(seconds=left * clock.scale)
