@@ -17,6 +17,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import asl_airflow
+
 MACHINE = {"StartAt": "Prepare", "States": {
     "Prepare": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "p"},
                 "ResultPath": "$.prep", "Next": "Fan"},
@@ -110,3 +112,29 @@ def test_clearing_the_failed_tasks_redrives_the_execution(tmp_path: Path, machin
     # Prepare succeeded before: not run again (its second mock would fail with RanTwice). B failed: it
     # ran again. A ran again only if B's failure had stopped it, as AWS redrives aborted branches.
     assert second["output"] == {"redrives": 1, "fan": ["a" if a_finished else "a2", "b"]}
+
+    # the history is AWS's redriven one: the first execution's events and ExecutionFailed, then
+    # ExecutionRedriven, then only what ran again; the same as the local engine's redrive
+    def steps(result: dict) -> list[str]:
+        out = []
+        for event in result["history"]:
+            name = next((v["name"] for k, v in event.items() if k.endswith("EventDetails") and isinstance(v, dict)
+                         and "name" in v), None)
+            out.append(f"{event['type']}:{name}" if name else event["type"])
+        return out
+
+    local_first = asl_airflow.run(MACHINE, {}, history=True, mock_config=MOCKS, test_case="first",
+                                  state_machine="fan")
+    local = asl_airflow.run(MACHINE, {}, history=True, mock_config=MOCKS, test_case="second",
+                            state_machine="fan", redrive=local_first)
+    assert local["status"] == "SUCCEEDED" and local["output"]["redrives"] == 1
+    redriven = steps(second)
+    assert redriven[:len(steps(first))] == steps(first)
+    assert redriven[len(steps(first))] == "ExecutionRedriven"
+    event = second["history"][len(steps(first))]
+    assert event["executionRedrivenEventDetails"] == {"redriveCount": 1}
+    assert [e["id"] for e in second["history"]] == list(range(1, len(redriven) + 1))
+    after, local_after = redriven[len(steps(first)) + 1:], steps(local)[len(steps(local_first)) + 1:]
+    if a_finished:  # the local engine's branches both ran to their end before B's failure too
+        assert after == local_after, (after, local_after)
+    assert "TaskStateEntered:Prepare" not in after and "TaskStateEntered:B" in after

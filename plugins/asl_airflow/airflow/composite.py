@@ -47,6 +47,7 @@ from asl_airflow.airflow.operators import (
     ENTRY_KEY,
     STATE_KEY,
     AslStateOperator,
+    clear_number,
     defers,
     execution_info,
     inline_triggers,
@@ -164,8 +165,12 @@ class _Recorded:
         return AslError(self.error.get("Error"), self.error.get("Cause"))
 
 
-def walk(records: dict[str, dict[str, Any] | None], start: str) -> _Recorded:
-    """Follow a branch from its first state through the records of the states it entered."""
+def walk(records: dict[str, dict[str, Any] | None], start: str, redrive: int = 0) -> _Recorded:
+    """Follow a branch from its first state through the records of the states it entered.
+
+    In a redriven run (``redrive``: the DAG run's clear number) a state that completed before the
+    redrive was not run again: it hands on its output but writes no events, as AWS's redriven
+    history holds only what ran again (its old events are in the history before the redrive)."""
     events: list[dict[str, Any]] = []
     name: str | None = start
     seen = 0
@@ -176,7 +181,8 @@ def walk(records: dict[str, dict[str, Any] | None], start: str) -> _Recorded:
             return _Recorded(error={"Error": asl_errors.RUNTIME,
                                     "Cause": f"State {name!r} did not finish (its task failed without a result)"},
                              events=events, unfinished=record is None)
-        events.extend(record.get("events") or [])
+        if int(record.get("clear") or 0) == redrive:
+            events.extend(record.get("events") or [])
         if record.get("stopped") is not None:
             return _Recorded(events=events, stopped=int(record["stopped"]))
         if record.get("error") is not None:
@@ -344,8 +350,9 @@ class AslJoinOperator(AslStateOperator):
         if deadline is not None and clock.utcnow() >= deadline:
             self.time_out(context, [])
         stopped = self.parallel_failed(context)  # an enclosing Parallel's branch failed
+        redrive = clear_number(context)
         recorded = {} if entry["failed"] else (
-            self._items(ti, entry) if self.mapped_items else self._branches(ti, own_index))
+            self._items(ti, entry, redrive) if self.mapped_items else self._branches(ti, own_index, redrive))
         settle(recorded, stopped)
         invoker = None
         if "ResultWriter" in self.state or "ItemReader" in self.state:
@@ -370,22 +377,24 @@ class AslJoinOperator(AslStateOperator):
             self.fail_execution(context, AslError(exc.error or asl_errors.RUNTIME, exc.cause), replay.history.events)
         return self.finish(context, outcome, replay.history.events, exited=False)
 
-    def _branches(self, ti: Any, index: int) -> dict[int, _Recorded]:
+    def _branches(self, ti: Any, index: int, redrive: int) -> dict[int, _Recorded]:
         tails = sorted({task_id for branch in self.branch_tails for task_id in branch.values()})
         by_task = {task_id: pull_record(ti, task_id, STATE_KEY, index) for task_id in tails}
         out = {}
         for number, (names, start) in enumerate(zip(self.branch_tails, self.branch_starts, strict=True)):
-            out[number] = walk({name: by_task.get(task_id) for name, task_id in names.items()}, start)
+            out[number] = walk({name: by_task.get(task_id) for name, task_id in names.items()}, start, redrive)
         return out
 
-    def _items(self, ti: Any, entry: dict[str, Any]) -> dict[int, _Recorded]:
+    def _items(self, ti: Any, entry: dict[str, Any], redrive: int) -> dict[int, _Recorded]:
         names = self.branch_tails[0]
         start = self.branch_starts[0]
         out: dict[int, _Recorded] = {}
         if entry.get("lanes"):
             for record in ti.xcom_pull(task_ids=[self.item_head], key=STATE_KEY) or []:
+                again = int((record or {}).get("clear") or 0) == redrive  # this lane ran in this redrive
                 for item in (record or {}).get("batch") or []:
-                    out[item["index"]] = _Recorded(item.get("output"), item.get("error"), item.get("events"))
+                    out[item["index"]] = _Recorded(item.get("output"), item.get("error"),
+                                                   item.get("events") if again else [])
             return out
         tails = sorted(set(names.values()))
         per_lane: dict[int, dict[str, dict[str, Any]]] = {}
@@ -394,7 +403,7 @@ class AslJoinOperator(AslStateOperator):
                 if record is not None:
                     per_lane.setdefault(record["index"], {})[task_id] = record
         for lane, by_task in per_lane.items():
-            out[lane] = walk({name: by_task.get(task_id) for name, task_id in names.items()}, start)
+            out[lane] = walk({name: by_task.get(task_id) for name, task_id in names.items()}, start, redrive)
         return out
 
 

@@ -4,7 +4,8 @@ Set ``[asl_airflow] mock_config`` (the file) and ``mock_test_case`` (and, when t
 machine otherwise than the definition, ``mock_state_machine``): every Task of the test case then
 answers with its mocked response instead of calling AWS, in a dev deployment as under
 ``asl-airflow run --engine airflow --mock-config ...``. Retry and Catch apply to a mocked ``Throw``
-exactly as to a real failure. The invocation number a response is chosen by is counted per task
+exactly as to a real failure. DAGs whose machine the file does not name run unmocked, so one file
+can mock a few DAGs of a deployment. The invocation number a response is chosen by is counted per task
 instance in ``task_state_store`` (a retry is the next invocation; each Map item counts its own).
 """
 
@@ -37,9 +38,16 @@ def _config() -> tuple[MockConfig | None, str | None, str | None]:
 
 
 def mock_case(state_machine_name: str) -> MockCase | None:
-    """This machine's mocked test case, or None when mocking is not configured."""
+    """This machine's mocked test case, or None when mocking is not configured for it.
+
+    A deployment holds many DAGs and the file usually names a few: a machine the file does not name
+    runs unmocked (Step Functions Local too mocks only the executions started with a test case), unless
+    ``mock_state_machine`` maps every DAG to one machine of the file. A machine the file names whose
+    test case is missing is an error that names what the file has."""
     config, case, machine = _config()
     if config is None or case is None:
+        return None
+    if machine is None and state_machine_name not in config.document.get("StateMachines", {}):
         return None
     return config.case(machine or state_machine_name, case)
 

@@ -30,6 +30,9 @@ from asl_airflow.asl.interpreter import locate
 STATE_KEY = "asl_state"  # one record per state task: {"next", "output", "variables", "events", "error", "index"}
 ENTRY_KEY = "asl_entry"  # a Parallel/Map entry task: {"input", "variables"} handed to its branches / items
 _PROGRESS = "asl_progress"  # task_state_store: retry counters, events of earlier tries, pending call
+#: task_state_store: the records this task failed with before the run was cleared (redriven); the
+#: XCom record of a cleared task is gone when it runs again, and the redriven history keeps them
+_FAILED_RECORDS = "asl_failed_records"
 
 _STATE_COLORS = {
     "Task": "#ffefd5", "Pass": "#e8f4fd", "Choice": "#fff5cc", "Wait": "#eeeeee",
@@ -250,6 +253,11 @@ class AslStateOperator(BaseOperator):
             "error": {"Error": error.error, "Cause": error.cause} if error is not None else None,
             **extra,
         }
+        clears = clear_number(context)
+        if clears:  # the redrive that wrote it: a join and the history tell old records from new ones
+            record["clear"] = clears
+        if earlier := _failed_records(context, clears, record):
+            record["earlier"] = earlier
         ti.xcom_push(key=STATE_KEY, value=record)
 
     def entered_event(self, data: Any) -> dict[str, Any]:
@@ -369,7 +377,7 @@ class AslStateOperator(BaseOperator):
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
         previous = context["task_state_store"].get(_PROGRESS)
-        if isinstance(previous, dict) and previous.get("until") and previous.get("clear", 0) == _clear_number(context):
+        if isinstance(previous, dict) and previous.get("until") and previous.get("clear", 0) == clear_number(context):
             moment = datetime.fromisoformat(previous["until"])  # a re-run after a crash: the same moment
         else:
             moment = wait_until(self.state, data, env, self.query_language)
@@ -383,7 +391,7 @@ class AslStateOperator(BaseOperator):
             "output": outcome.output, "next": outcome.next, "variables": outcome.variables, "events": events,
             "base": self.event_base,
             "until": moment.isoformat(), "real_until": real.isoformat(), "try": context["ti"].try_number,
-            "clear": _clear_number(context),
+            "clear": clear_number(context),
         })
         if end <= clock.utcnow():
             return self.resume_wait(context)
@@ -471,7 +479,7 @@ class AslTaskOperator(AslStateOperator):
         """This task's ASL progress. A run cleared after it ended is a redrive (``dag_run.clear_number``
         counts them): the state starts afresh, with new retry counters and a new submission."""
         store = context["task_state_store"]
-        clears = _clear_number(context)
+        clears = clear_number(context)
         saved = store.get(_PROGRESS)
         if saved and saved.get("clear", 0) != clears:
             store.delete("asl_call")  # the journal of the attempt before the redrive (CallJournal.key)
@@ -501,7 +509,7 @@ class AslTaskOperator(AslStateOperator):
 
         ti = context["ti"]
         attempt = sum(progress["counters"])
-        clears = _clear_number(context)  # a redrive is a new submission: a new idempotency token
+        clears = clear_number(context)  # a redrive is a new submission: a new idempotency token
         token = uuid.uuid5(uuid.NAMESPACE_URL,
                            f"asl-airflow/{ti.dag_id}/{ti.run_id}/{ti.task_id}/{map_index(ti)}/{attempt}"
                            + (f"/redrive-{clears}" if clears else ""))
@@ -857,9 +865,24 @@ def _task_deferred() -> type[BaseException]:
     return TaskDeferred
 
 
-def _clear_number(context: Any) -> int:
+def clear_number(context: Any) -> int:
     """How often the DAG run was cleared after it ended: its redrives."""
     return int(getattr(context.get("dag_run"), "clear_number", 0) or 0)
+
+
+def _failed_records(context: Any, clears: int, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The failed records of this task before the current redrive (for the redriven history), after
+    keeping ``record`` among them when it is a failure a redrive may follow. AWS's redriven history
+    is the old one (with its failed state and ``ExecutionFailed``), then ``ExecutionRedriven``, then
+    the new events: clearing a task deletes its XCom record, so the store keeps the failure."""
+    store = context.get("task_state_store")
+    if store is None or (not clears and record["error"] is None):
+        return []
+    earlier = [r for r in (store.get(_FAILED_RECORDS) or []) if int(r.get("clear", 0)) < clears] if clears else []
+    if record["error"] is not None:
+        store.set(_FAILED_RECORDS, [*earlier, {"clear": clears, "events": record["events"], "error": record["error"],
+                                              "timed_out": bool(record.get("timed_out"))}])
+    return earlier
 
 
 def wait_until(state: dict[str, Any], data: Any, env: states.StateEnv, ql: str) -> datetime:

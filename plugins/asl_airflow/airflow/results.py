@@ -138,8 +138,12 @@ def execution_result(dag: Any, dag_run: Any, with_history: bool = True) -> dict[
             "type": "ExecutionStarted",
             "executionStartedEventDetails": {"input": dumps(started_input)},
         }]
-        for r in top:
-            events.extend((xcoms[(r.task_id, STATE_KEY)] or {}).get("events") or [])
+        records = [xcoms[(r.task_id, STATE_KEY)] or {} for r in top]
+        if int(getattr(dag_run, "clear_number", 0) or 0):
+            events.extend(redriven_events(records))
+        else:
+            for record in records:
+                events.extend(record.get("events") or [])
         if timed_out:  # AWS's timer event carries the error only
             events.append({"type": "ExecutionTimedOut", "executionTimedOutEventDetails": {"error": error}})
         elif failed:
@@ -161,6 +165,40 @@ def execution_result(dag: Any, dag_run: Any, with_history: bool = True) -> dict[
         for r in sorted(runs, key=lambda r: (r.start is None, r.start or datetime.min, r.task_id))
     ]
     return result
+
+
+def redriven_events(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events of a cleared (redriven) run's top-level states, as AWS's redriven history has them:
+    each execution before a redrive (the events it wrote, then ``ExecutionFailed`` or
+    ``ExecutionTimedOut``), ``ExecutionRedriven`` with the redrive's count, then what ran after it.
+
+    ``records`` are in the order their tasks started. A record carries the redrive that wrote it
+    (``clear``) and the failed records its task wrote before being cleared (``earlier``), kept in
+    its task state store because clearing a task deletes its XCom record."""
+    by_redrive: dict[int, list[tuple[str, int, dict[str, Any]]]] = {}
+    for order, record in enumerate(records):
+        for part in [*(record.get("earlier") or []), record]:
+            found = part.get("events") or []
+            first = str(found[0].get("timestamp") or "") if found else ""
+            by_redrive.setdefault(int(part.get("clear") or 0), []).append((first, order, part))
+    events: list[dict[str, Any]] = []
+    last = max(by_redrive, default=0)
+    for redrive in sorted(by_redrive):
+        parts = [part for _, _, part in sorted(by_redrive[redrive], key=lambda item: (item[0], item[1]))]
+        for part in parts:
+            events.extend(part.get("events") or [])
+        if redrive == last:
+            break
+        failure = next((part for part in reversed(parts) if part.get("error")), None)
+        error = (failure or {}).get("error") or {}
+        if failure and failure.get("timed_out"):  # AWS's timer event carries the error only
+            events.append({"type": "ExecutionTimedOut", "executionTimedOutEventDetails": {"error": error.get("Error")}})
+        else:
+            events.append({"type": "ExecutionFailed", "executionFailedEventDetails": {
+                k: v for k, v in (("error", error.get("Error")), ("cause", error.get("Cause"))) if v is not None}})
+        following = min(r for r in by_redrive if r > redrive)
+        events.append({"type": "ExecutionRedriven", "executionRedrivenEventDetails": {"redriveCount": following}})
+    return events
 
 
 def _execution_timeout(dag: Any) -> float | None:
