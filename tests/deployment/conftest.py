@@ -20,7 +20,7 @@ from deployment_harness import (  # noqa: E402 - the folder is not a package
 
 #: the whole deployments (scheduler, dag-processor, triggerer, api-server, workers on PostgreSQL):
 #: minutes each on 2 cores, so `make deployment` runs them (ASL_DEPLOYMENT=1) and `make test` does not
-_WHOLE_DEPLOYMENTS = ("test_deployments.py", "test_streaming_watchers.py", "test_services_and_testing_deployed.py")
+_WHOLE_DEPLOYMENTS = ("test_deployments.py", "test_streaming_watchers.py")
 
 
 def pytest_collection_modifyitems(items):
