@@ -38,6 +38,7 @@ from deployment_harness import Deployment, compare, history_steps, until, write_
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from fake_mediaconvert import connection_env, serve  # noqa: E402 - shared with the integration test
+from readme_code import activity_worker  # noqa: E402
 
 pytestmark = pytest.mark.timeout(int(os.environ.get("ASL_DEPLOY_TIMEOUT", "1800")))
 
@@ -166,18 +167,6 @@ def redrive_machine(bucket: str) -> dict[str, Any]:
             }}
 
 
-def _readme_worker() -> dict[str, Any]:
-    """The README's activity worker (the first Python block of its Activities section), as written."""
-    import re
-
-    text = (PROJECT / "README.md").read_text()
-    section = text[text.index("\n### Activities\n"):]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    namespace: dict[str, Any] = {}
-    exec(compile(code, "README.md#activities", "exec"), namespace)  # noqa: S102 - our own README
-    return namespace
-
-
 @pytest.fixture(scope="module")
 def world(pg_template, tmp_path_factory):
     """The local stack, the MediaConvert endpoint, the AWS resources, and the started deployment."""
@@ -274,7 +263,7 @@ def test_an_activity_worker_polls_the_api_server_while_the_triggerer_waits(world
     second = deployment.trigger("deploy_activity", {"image": "second.png"})
     until("the second run's activity to be deferred", lambda: deferred(second), 300, every=2)
 
-    readme = _readme_worker()
+    readme = activity_worker()
     sfn = readme["activity_client"](deployment.base, deployment.jwt)
     taken: list[str] = []
 

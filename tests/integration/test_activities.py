@@ -11,32 +11,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from asl_airflow.integrations import supported
+from readme_code import activity_worker
 from test_task_token import Run, _send, airflow_home, api  # noqa: F401 - fixtures used by name
 
 RESIZE = "arn:aws:states:us-east-1:123456789012:activity:resize"
 APPROVE = "arn:aws:states:us-east-1:123456789012:activity:approve"
-README = Path(__file__).resolve().parents[2] / "README.md"
 
 pytestmark = pytest.mark.skipif(not supported(RESIZE), reason="needs the activity integration entry")
-
-
-def _readme_worker() -> dict[str, Any]:
-    """The README's worker example (the first Python block of its Activities section), executed as written."""
-    text = README.read_text()
-    section = text[text.index("\n### Activities\n"):]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    namespace: dict[str, Any] = {}
-    exec(compile(code, "README.md#activities", "exec"), namespace)  # noqa: S102 - our own README
-    return namespace
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +57,7 @@ class Worker:
     """The README's ``serve_one`` in a loop on a thread, until stopped; remembers every token it got."""
 
     def __init__(self, endpoint: str, jwt: str, arn: str, handle: Any) -> None:
-        readme = _readme_worker()
+        readme = activity_worker()
         self.sfn = readme["activity_client"](endpoint, jwt)
         self.tokens: list[str] = []
         self.sfn.meta.events.register("after-call.sfn.GetActivityTask", self._seen)
@@ -175,7 +163,7 @@ def test_readme_worker_and_heartbeats_complete_activities(airflow_home, api, end
         raise ValueError("over budget")  # caught
 
     approver = Worker(endpoint, api.tokens["admin"], APPROVE, approve)
-    slow = _readme_worker()["activity_client"](endpoint, api.tokens["admin"])
+    slow = activity_worker()["activity_client"](endpoint, api.tokens["admin"])
     seen: dict[str, Any] = {}
     slow_thread = threading.Thread(target=_slow_worker, args=(slow, seen), name="worker-slow", daemon=True)
     slow_thread.start()
