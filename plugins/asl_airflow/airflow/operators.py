@@ -562,8 +562,7 @@ class AslTaskOperator(AslStateOperator):
                 self._save(context, progress)
             if getattr(entry, "mocked", False) and self.resource.endswith((".sync", ".sync:2", ".waitForTaskToken")):
                 # a mocked job or callback is submitted at once, as Step Functions Local records it
-                progress["events"].append(_event("TaskSubmitted", "taskSubmittedEventDetails",
-                                                 resource_details(self.family, self.resource)))
+                self._record_submitted(progress)
             # a .sync job that was submitted: AWS records TaskSubmitted between TaskStarted and the
             # job's end, whether the provider defers or finds the job done at once (as on moto)
             submits = not getattr(entry, "mocked", False) and self.resource.endswith((".sync", ".sync:2"))
