@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 ROLE = "arn:aws:iam::123456789012:role/asl-deploy"
 RESIZE = "arn:aws:states:us-east-1:123456789012:activity:deploy-resize"
 APPROVE = "arn:aws:states:us-east-1:123456789012:activity:deploy-approve"
+AUDIT = "arn:aws:states:us-east-1:123456789012:activity:deploy-audit"
 
 
 def _task(resource: str, parameters: dict[str, Any], next_state: str, result_path: str,
@@ -103,14 +105,17 @@ def services_machine(bucket: str, ecs: dict[str, str]) -> dict[str, Any]:
 
 
 ACTIVITY = {
-    "Comment": "Two activities: one a worker completes, one whose worker refuses (caught)",
+    "Comment": "Three activities: one a worker completes, one whose worker may refuse (caught), one a "
+               "worker takes and never answers (its TimeoutSeconds, counted from ActivityStarted; caught)",
     "StartAt": "Resize",
     "States": {
         "Resize": {"Type": "Task", "Resource": RESIZE, "Parameters": {"image.$": "$.image", "width": 64},
                    "TimeoutSeconds": 600, "ResultPath": "$.resized", "Next": "Approve"},
-        "Approve": {"Type": "Task", "Resource": APPROVE, "ResultPath": "$.approval", "End": True,
-                    "Catch": [{"ErrorEquals": ["ValueError"], "ResultPath": "$.rejected", "Next": "Rejected"}]},
-        "Rejected": {"Type": "Pass", "End": True},
+        "Approve": {"Type": "Task", "Resource": APPROVE, "ResultPath": "$.approval", "Next": "Audit",
+                    "Catch": [{"ErrorEquals": ["ValueError"], "ResultPath": "$.rejected", "Next": "Audit"}]},
+        "Audit": {"Type": "Task", "Resource": AUDIT, "TimeoutSeconds": 5, "ResultPath": "$.audit", "End": True,
+                  "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.audit", "Next": "Unaudited"}]},
+        "Unaudited": {"Type": "Pass", "End": True},
     },
 }
 
@@ -278,12 +283,16 @@ def test_an_activity_worker_polls_the_api_server_while_the_triggerer_waits(world
 
     stop = threading.Event()
     errors: list[BaseException] = []
+    silent: list[str] = []  # the audit tasks taken and never answered
 
     def work() -> None:
         while not stop.is_set():
             try:
                 readme["serve_one"](sfn, RESIZE, resize)
                 readme["serve_one"](sfn, APPROVE, approve)
+                audit = sfn.get_activity_task(activityArn=AUDIT, workerName="silent-auditor")
+                if audit.get("taskToken"):
+                    silent.append(json.loads(audit["input"])["image"])
             except BaseException as exc:  # reported below
                 errors.append(exc)
                 return
@@ -299,13 +308,21 @@ def test_an_activity_worker_polls_the_api_server_while_the_triggerer_waits(world
     assert taken[:2] == ["first.png", "second.png"], taken  # the task scheduled first is handed out first
     one, two = deployment.results([first, second])
     assert one["status"] == two["status"] == "SUCCEEDED", (one, two)
+    assert sorted(silent) == ["first.png", "second.png"], silent
+    for result in (one, two):  # taken, never answered: ActivityTimedOut 5 s after ActivityStarted, caught
+        assert result["output"].pop("audit")["Error"] == "States.Timeout", result["output"]
+        started = [e for e in result["history"] if e["type"] == "ActivityStarted"][-1]  # the Audit's
+        timed_out = next(e for e in result["history"] if e["type"] == "ActivityTimedOut")
+        waited = (datetime.fromisoformat(timed_out["timestamp"]) - datetime.fromisoformat(started["timestamp"]))
+        assert 4 <= waited.total_seconds() < 60, waited
     assert one["output"] == {"image": "first.png", "resized": {"resized": "first.png", "px": 64},
                              "approval": {"approved": True}}
     assert two["output"] == {"image": "second.png", "resized": {"resized": "second.png", "px": 64},
                              "rejected": {"Error": "ValueError", "Cause": "over budget"}}
     assert [s for s in history_steps(two) if s.startswith("Activity")] == [
         "ActivityScheduled", "ActivityStarted", "ActivitySucceeded",
-        "ActivityScheduled", "ActivityStarted", "ActivityFailed"]
+        "ActivityScheduled", "ActivityStarted", "ActivityFailed",
+        "ActivityScheduled", "ActivityStarted", "ActivityTimedOut"]
     # while it waited, each activity Task was deferred: its trigger ran in the triggerer, not a worker slot
     for run in (first, second):
         assert "Trigger fired event" in _trigger_log(deployment, run, "Resize")

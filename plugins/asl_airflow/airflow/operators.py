@@ -652,9 +652,8 @@ class AslTaskOperator(AslStateOperator):
             if isinstance(event, dict) and event.get(TIMEOUT_EVENT):
                 raise AslError(asl_errors.TIMEOUT, "The task timed out (TimeoutSeconds passed while AWS worked)")
             try:
-                if self.family == "Activity" and isinstance(event, dict) and event.get("started"):
-                    progress["events"].append(_event("ActivityStarted", "activityStartedEventDetails",
-                                                     _worker(event["started"])))
+                if self.family == "Activity" and isinstance(event, dict) and isinstance(event.get("started"), dict):
+                    progress["events"].append(_started(event["started"]))
                 result = entry.resume(call, context, progress["method"], event)
             except _task_deferred() as deferred:  # the provider waits again (e.g. app start, then job)
                 self._defer(context, progress, deferred)
@@ -740,10 +739,21 @@ class AslTaskOperator(AslStateOperator):
 _TIMEOUTS = frozenset({asl_errors.TIMEOUT, asl_errors.HEARTBEAT_TIMEOUT})
 
 
-def _worker(started: Any) -> dict[str, Any]:
-    """``activityStartedEventDetails``: the name the worker gave GetActivityTask (none if it gave none)."""
-    name = started.get("workerName") if isinstance(started, dict) else None
-    return {"workerName": name} if name else {}
+def _started(started: dict[str, Any]) -> dict[str, Any]:
+    """``ActivityStarted`` as AWS writes it: when the worker took the task (the claim's moment, not
+    when the trigger fired, so TimeoutSeconds shows in the history between it and the timeout), with
+    the name the worker gave GetActivityTask (none if it gave none). Under --time-scale the simulated
+    clock's now stands, since the claim is in real time."""
+    name = started.get("workerName")
+    event = _event("ActivityStarted", "activityStartedEventDetails", {"workerName": name} if name else {})
+    at = started.get("at")
+    if clock.current() is None and isinstance(at, str):
+        try:
+            moment = datetime.fromisoformat(at).astimezone(UTC)
+        except ValueError:
+            return event
+        event["timestamp"] = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return event
 
 
 _TOKEN_TEXT = re.compile(r"v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}")  # callbacks.encode_task_token

@@ -20,7 +20,8 @@ Here:
   machine's own TimeoutSeconds bounds that).
 - :func:`_resume` is the answer: the worker's output, or its error (Retry and Catch apply), or
   ``States.Timeout`` / ``States.HeartbeatTimeout``. The operator writes ``ActivityStarted`` (with the
-  worker's name) from the event before ``ActivitySucceeded`` / ``ActivityFailed`` / ``ActivityTimedOut``.
+  worker's name, stamped at the claim's moment) from the event before ``ActivitySucceeded`` /
+  ``ActivityFailed`` / ``ActivityTimedOut``.
 
 The local engine has no API for a worker to poll, so an activity Task fails there with
 ``States.Runtime`` (as a ``.waitForTaskToken`` Task does), and so does one inside a part Airflow runs
