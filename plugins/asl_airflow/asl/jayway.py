@@ -5,6 +5,7 @@ filters) follows RFC 9535. Rather than a parser of our own, the path text gets t
 jsonpath-ng lacks rewritten, and the tree it parses is rebuilt with Jayway's meaning:
 
 - a ``.`` before a bracket is skipped (``$.[?(@.OU > 0)]``, ``$.abc.['def ghi']``), as Jayway does;
+- a number with no digit before its point (``@.Score > .85``) is a number, as Java's BigDecimal reads it;
 - a filter applied to an object tests that object itself (RFC 9535 tests its members' values), so
   ``$.[?(@.OU > 0)]`` on ``{"OU": 3}`` gives ``[{"OU": 3}]``; ``$..[?(...)]`` tests each object it
   visits once;
@@ -82,6 +83,8 @@ def text(path: str) -> str:
             out.append(ch)
         elif ch == "." and i + 1 < n and path[i + 1] == "[" and (i == 0 or path[i - 1] != "."):
             pass  # Jayway skips a '.' before '['; '..[' is a scan and stays
+        elif ch == "." and i + 1 < n and path[i + 1].isdigit() and _after_operator(out):
+            out.append("0.")  # Jayway reads '.85' as a number (BigDecimal); jsonpath-ng wants '0.85'
         elif ch == "/" and "".join(out).rstrip().endswith("=~"):
             i = _regex_literal(path, i, out)
             continue
@@ -89,6 +92,15 @@ def text(path: str) -> str:
             out.append(ch)
         i += 1
     return "".join(out)
+
+
+def _after_operator(out: list[str]) -> bool:
+    """Whether what was written so far ends with a comparison operator (and maybe a minus sign),
+    i.e. a '.' here starts a number literal, not a member."""
+    before = "".join(out[-8:]).rstrip()
+    if before.endswith("-"):
+        before = before[:-1].rstrip()
+    return before.endswith(("<", ">", "=", "!"))
 
 
 def _regex_literal(path: str, start: int, out: list[str]) -> int:

@@ -46,6 +46,11 @@ YEARS = [{"year": 1997, "name": "a", "OU": 1}, {"year": 1998, "name": "b", "OU":
     (BOOKS, "$.store.book[?(@.author =~ /.*REES/i)].title", ["Sayings"]),
     (BOOKS, "$.store.book[?(@.author =~ /REES/i)].title", []),
     (BOOKS, r"$.store.book[?(@.isbn =~ /\d-\d+/)].title", ["Sayings", "Moby Dick"]),
+    # a number with no digit before its point, as AWS's own examples write it (Textract/Comprehend
+    # contest sample: '$.result.Entities[?(@.Score > .85)]'); a '.5' string stays a string
+    (BOOKS, "$.store.book[?(@.price > .5 && @.price < 9)].title", ["Sayings", "Moby Dick"]),
+    ([{"s": 0.9}, {"s": -0.2}], "$[?(@.s < -.1)]", [{"s": -0.2}]),
+    ([{"s": ".5"}, {"s": 0.5}], "$[?(@.s == '.5')]", [{"s": ".5"}]),
     # a type mismatch selects nothing rather than failing
     (BOOKS, "$.store.book[?(@.price > 'a')]", []),
     # indefinite paths give a list, possibly empty, even when their beginning is missing (as AWS)
