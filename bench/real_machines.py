@@ -5,8 +5,10 @@ definitions as teams keep them (``*.asl.json``, ``*.asl.yaml``, ``*.asl.yml``, e
 aws-samples/step-functions-workflows-collection) and it prints, per file and in total:
 
 1. **valid**: ``load_definition`` accepts it. Templates carry SAM/CloudFormation placeholders
-   (``${Name}``) their stack fills; each one is given a value of the kind its name says
-   (:func:`stand_in`), as ``--subst`` would, so a placeholder is never the reason a file is refused.
+   (``${Name}``) their stack fills: a SAM/CloudFormation template beside the file gives its
+   DefinitionSubstitutions, resolved as the stack would (:func:`template_values`); any other is given
+   a value of the kind its name says (:func:`stand_in`), as ``--subst`` would, so a placeholder is
+   never the reason a file is refused.
    A file that is not JSON/YAML even so is counted apart (``unreadable``), not as invalid ASL.
 2. **compiles**: ``asl_dag`` builds its DAG (in this process, Airflow imported, no database).
 3. **same on both engines**, for the service-free ones (no Task state, no Map ItemReader, so nothing
@@ -75,6 +77,77 @@ def substitutions_for(text: str) -> dict[str, Any]:
     return subs
 
 
+#: CloudFormation's pseudo parameters as a stack in us-east-1 of account 123456789012 has them
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+          "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "stack", "AWS::StackId": "stack-id"}
+#: resource type -> (service, the ARN's resource part for a name, what Ref gives: "name", "arn", "url")
+TYPES = {"AWS::Serverless::Function": ("lambda", "function:{}", "name"),
+         "AWS::Lambda::Function": ("lambda", "function:{}", "name"),
+         "AWS::Serverless::StateMachine": ("states", "stateMachine:{}", "arn"),
+         "AWS::StepFunctions::StateMachine": ("states", "stateMachine:{}", "arn"),
+         "AWS::StepFunctions::Activity": ("states", "activity:{}", "arn"),
+         "AWS::DynamoDB::Table": ("dynamodb", "table/{}", "name"),
+         "AWS::Serverless::SimpleTable": ("dynamodb", "table/{}", "name"),
+         "AWS::SNS::Topic": ("sns", "{}", "arn"), "AWS::SQS::Queue": ("sqs", "{}", "url"),
+         "AWS::S3::Bucket": ("s3", "{}", "name"), "AWS::Events::EventBus": ("events", "event-bus/{}", "name"),
+         "AWS::IAM::Role": ("iam", "role/{}", "name")}
+
+
+def template_values(definition: Path, root: Path) -> dict[str, Any]:
+    """The DefinitionSubstitutions a SAM/CloudFormation template beside ``definition`` (in its folder
+    or one above it, up to ``root``) gives it, resolved as the stack would: pseudo parameters, and
+    ``!GetAtt R.Arn`` / ``!Ref R`` of the template's resources by their type."""
+    from asl_airflow.asl import definition as module
+
+    folder = definition.parent
+    while True:
+        for name in ("template.yaml", "template.yml", "template.json", "sam.yaml", "template.sam.yaml"):
+            candidate = folder / name
+            if candidate.is_file():
+                values = _from_template(module, candidate, definition)
+                if values is not None:
+                    return values
+        if folder == root or folder.parent == folder:
+            return {}
+        folder = folder.parent
+
+
+def _from_template(module: Any, template_path: Path, definition: Path) -> dict[str, Any] | None:
+    try:
+        template = module.parse_yaml(template_path.read_text(encoding="utf-8"), str(template_path))
+        resources = template["Resources"]
+    except Exception:  # noqa: BLE001 - an unreadable template gives no values
+        return None
+    known: dict[str, Any] = dict(PSEUDO)
+    for key, parameter in (template.get("Parameters") or {}).items():
+        if isinstance(parameter, dict) and "Default" in parameter:
+            known[key] = str(parameter["Default"])
+    for key, resource in resources.items():
+        kind = resource.get("Type", "") if isinstance(resource, dict) else ""
+        service, part, ref = TYPES.get(kind, (kind.split("::")[1].lower() if kind.count("::") == 2 else "x",
+                                              "{}", "name"))
+        region = "" if service in ("s3", "iam") else "us-east-1"
+        account = "" if service == "s3" else "123456789012"
+        arn = f"arn:aws:{service}:{region}:{account}:{part.format(key)}"
+        url = f"https://sqs.us-east-1.amazonaws.com/123456789012/{key}"
+        known[key] = {"name": key, "arn": arn, "url": url}[ref]
+        for attribute in ("Arn", "Name", "TopicName", "QueueName", "QueueUrl", "StreamArn"):
+            known[f"{key}.{attribute}"] = arn if attribute.endswith("Arn") else url if attribute == "QueueUrl" else key
+    for resource in resources.values():
+        props = resource.get("Properties") if isinstance(resource, dict) else None
+        if not isinstance(props, dict) or not isinstance(props.get("DefinitionUri"), str):
+            continue
+        if (template_path.parent / props["DefinitionUri"]).resolve() != definition.resolve():
+            continue
+        values = {}
+        for key, spec in (props.get("DefinitionSubstitutions") or {}).items():
+            resolved = module._resolve(spec, known)
+            if resolved is not None:
+                values[key] = resolved
+        return values
+    return None
+
+
 def service_free(states: dict[str, Any]) -> bool:
     for state in states.values():
         if not isinstance(state, dict):
@@ -109,7 +182,7 @@ def main(argv: list[str]) -> int:
     runs: list[tuple[Path, dict[str, Any]]] = []
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
-        subs = substitutions_for(text)
+        subs = {**substitutions_for(text), **template_values(path, folder)}
         counts["files"] += 1
         try:
             with warnings.catch_warnings():

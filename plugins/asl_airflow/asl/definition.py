@@ -25,6 +25,11 @@ from asl_airflow.asl.errors import AslValidationError
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
 YAML_SUFFIXES = (".yaml", ".yml")
 _SAM, _CFN = "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"
+#: the pseudo parameters a template's ``!Sub`` may use that do not depend on the deployment's account
+#: or region (the commercial partition's; ``substitutions`` override them, e.g. ``aws-cn``). SAM
+#: templates build integration ARNs with them (``!Sub arn:${AWS::Partition}:states:::dynamodb:updateItem``);
+#: ``AWS::Region`` and ``AWS::AccountId`` are the deployment's, so they come from ``substitutions``
+PSEUDO_PARAMETERS = {"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
 
 
 class SubstitutionWarning(UserWarning):
@@ -301,7 +306,7 @@ def _from_template(template: dict[str, Any], path: Path, state_machine: str | No
     for key, value in (spec.items() if isinstance(spec, dict) else []):
         if key in substitutions:
             continue
-        resolved = _resolve(value, substitutions)
+        resolved = _resolve(value, {**PSEUDO_PARAMETERS, **substitutions})
         if resolved is None:
             notes.append(f"{source}:{base}/DefinitionSubstitutions/{_escape(key)}: only CloudFormation can resolve "
                          f"{json.dumps(value)}; pass substitutions={{{key!r}: ...}}")
@@ -319,6 +324,7 @@ def _from_template(template: dict[str, Any], path: Path, state_machine: str | No
     if text is not None:
         if isinstance(text, dict) and set(text) == {"Fn::Sub"} and isinstance(text["Fn::Sub"], str):
             text = text["Fn::Sub"]  # its ${} are filled below, with DefinitionSubstitutions
+            values = {**PSEUDO_PARAMETERS, **values}  # and the pseudo parameters CloudFormation's Sub knows
         resolved = text if isinstance(text, str) else _resolve(text, values)
         if resolved is None:
             raise AslValidationError([f"{source}:{base}/DefinitionString: only CloudFormation can build this "

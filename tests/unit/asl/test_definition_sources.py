@@ -193,3 +193,27 @@ def test_cli_subst_from_a_file(tmp_path: Path) -> None:
     assert cli.parse_substitutions([f"@{values}", "Timeout=5"]) == {"Timeout": "5", "Unknown": "u"}
     with pytest.raises(cli.UsageError):
         cli.parse_substitutions([f"@{write(tmp_path, 'list.json', '[1]')}"])
+
+
+def test_template_pseudo_parameters_of_the_partition(tmp_path: Path) -> None:
+    """SAM builds integration ARNs with ``!Sub arn:${AWS::Partition}:states:::...``: the partition is
+    the commercial one unless given; the region and account are the deployment's, so they warn."""
+    write(tmp_path, "flow.asl.json", '{"StartAt": "U", "States": {"U": {"Type": "Task", "Resource": '
+          '"${DDBUpdateItem}", "Parameters": {"TableName": "t", "Key": {}, "Where": "${Where}"}, "End": true}}}')
+    template = write(tmp_path, "template.yaml", """
+Resources:
+  M:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionUri: flow.asl.json
+      DefinitionSubstitutions:
+        DDBUpdateItem: !Sub arn:${AWS::Partition}:states:::dynamodb:updateItem
+        Where: !Sub ${AWS::Region}.${AWS::URLSuffix}
+""")
+    definition, notes = load_quietly(template)
+    assert definition.states["U"]["Resource"] == "arn:aws:states:::dynamodb:updateItem"
+    assert definition.states["U"]["Parameters"]["Where"] == "${Where}"
+    assert any("DefinitionSubstitutions/Where: only CloudFormation can resolve" in n for n in notes), notes
+    definition, _ = load_quietly(template, {"AWS::Partition": "aws-cn", "AWS::Region": "cn-north-1"})
+    assert definition.states["U"]["Resource"] == "arn:aws-cn:states:::dynamodb:updateItem"
+    assert definition.states["U"]["Parameters"]["Where"] == "cn-north-1.amazonaws.com"
