@@ -29,6 +29,8 @@ SUPPORTED: dict[tuple[str, str], frozenset[str]] = {
     ("batch", "submitJob"): _BOTH,
     ("bedrock", "createModelCustomizationJob"): _BOTH,
     ("bedrock", "invokeModel"): _CALL,
+    ("codebuild", "startBuild"): _BOTH,
+    ("codebuild", "stopBuild"): _CALL,
     ("dynamodb", "deleteItem"): _CALL,
     ("dynamodb", "getItem"): _CALL,
     ("dynamodb", "putItem"): _CALL,
