@@ -211,7 +211,8 @@ def main(argv: list[str]) -> int:
             counts["refused"] += 1
             text = str(exc).strip().splitlines()
             reason = (text[1] if len(text) > 1 else text[0] if text else type(exc).__name__).strip()
-            reasons[re.sub(r"^\S*?:(/\S*?): ", "", reason)[:140]] += 1
+            reason = reason.replace(f"{path}:", "")
+            reasons[reason.split(": ", 1)[-1][:140]] += 1
             print(f"REFUSED {path.relative_to(folder)}: {reason[:240]}")
             continue
         counts["compiled"] += 1
