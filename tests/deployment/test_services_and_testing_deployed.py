@@ -61,12 +61,13 @@ def _task(resource: str, parameters: dict[str, Any], next_state: str, result_pat
     return state
 
 
-def services_machine(bucket: str, ecs: dict[str, str]) -> dict[str, Any]:
+def services_machine(bucket: str, ecs: dict[str, str], project: str) -> dict[str, Any]:
     """Each .sync service to a job that ends well and to one that fails (caught); a summary keeps
     what does not change between runs (names and ids of the jobs each run creates do)."""
     bedrock = "arn:aws:states:::bedrock:createModelCustomizationJob.sync"
     ecs_run = "arn:aws:states:::ecs:runTask.sync"
     media = "arn:aws:states:::mediaconvert:createJob.sync"
+    build = "arn:aws:states:::codebuild:startBuild.sync"
 
     def customization(data: str) -> dict[str, Any]:
         return {"JobName.$": "States.Format('j-{}', States.UUID())",
@@ -83,7 +84,7 @@ def services_machine(bucket: str, ecs: dict[str, str]) -> dict[str, Any]:
                 "Outputs": [{"ContainerSettings": {"Container": "MP4"}}]}]}}
 
     run_task = {"Cluster": ecs["cluster"], "LaunchType": "FARGATE"}
-    return {"Comment": "Bedrock, ECS and MediaConvert .sync jobs, waited for by the provider's triggers",
+    return {"Comment": "Bedrock, ECS, MediaConvert and CodeBuild .sync jobs, waited for by triggers",
             "StartAt": "Customize", "States": {
                 "Customize": _task(bedrock, customization("train.jsonl"), "Customize without data", "$.bedrock",
                                    {"status.$": "$.Status", "model.$": "$.BaseModelArn"}),
@@ -95,12 +96,14 @@ def services_machine(bucket: str, ecs: dict[str, str]) -> dict[str, Any]:
                                         "$.ecsFailed", catch="States.TaskFailed"),
                 "Transcode": _task(media, transcode("in/clip.mp4"), "Transcode missing input", "$.media",
                                    {"status.$": "$.Job.Status", "percent.$": "$.Job.JobPercentComplete"}),
-                "Transcode missing input": _task(media, transcode("in/missing.mp4"), "Summary", "$.mediaFailed",
+                "Transcode missing input": _task(media, transcode("in/missing.mp4"), "Build", "$.mediaFailed",
                                                  catch="States.TaskFailed"),
+                "Build": _task(build, {"ProjectName": project, "SourceVersion": "main"}, "Summary", "$.build",
+                               {"status.$": "$.Build.BuildStatus", "phase.$": "$.Build.CurrentPhase"}),
                 "Summary": {"Type": "Pass", "End": True, "Parameters": {
                     "bedrock.$": "$.bedrock", "bedrockFailed.$": "$.bedrockFailed.Error",
                     "ecs.$": "$.ecs", "ecsFailed.$": "$.ecsFailed.Error",
-                    "media.$": "$.media", "mediaFailed.$": "$.mediaFailed.Error"}},
+                    "media.$": "$.media", "mediaFailed.$": "$.mediaFailed.Error", "build.$": "$.build"}},
             }}
 
 
@@ -191,10 +194,15 @@ def world(pg_template, tmp_path_factory):
         # bridge networking: moto's server fails on awsvpc tasks (its ENI has no private_dns_name)
         ecs_client.register_task_definition(family=family, networkMode="bridge",
                                             containerDefinitions=[{"name": "app", "image": image, "memory": 128}])
+    project = f"build-{tag}"
+    stack.client("codebuild").create_project(
+        name=project, source={"type": "S3", "location": f"{bucket}/source.zip"}, artifacts={"type": "NO_ARTIFACTS"},
+        environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                     "computeType": "BUILD_GENERAL1_SMALL"}, serviceRole=ROLE)
     mediaconvert, _ = serve(s3)
     dags = tmp / "dags"
     dags.mkdir()
-    write_machine_dag(dags, "deploy_services", services_machine(bucket, ecs))
+    write_machine_dag(dags, "deploy_services", services_machine(bucket, ecs, project))
     write_machine_dag(dags, "deploy_activity", ACTIVITY)
     write_machine_dag(dags, "deploy_mocked", MOCKED)
     write_machine_dag(dags, "deploy_redrive", redrive_machine(bucket))
@@ -240,13 +248,14 @@ def test_sync_services_wait_in_the_triggerer_and_agree_with_the_local_engine(wor
         "bedrockFailed": "States.TaskFailed",
         "ecs": {"lastStatus": "STOPPED", "exitCode": 0}, "ecsFailed": "States.TaskFailed",
         "media": {"status": "COMPLETE", "percent": 100}, "mediaFailed": "States.TaskFailed",
+        "build": {"status": "SUCCEEDED", "phase": "COMPLETED"},
     }, result["output"]
     assert not compare(reference, result, volatile=True), compare(reference, result, volatile=True)
-    assert history_steps(result).count("TaskSubmitted") == 6
+    assert history_steps(result).count("TaskSubmitted") == 7
     # every .sync wait was deferred to the triggerer (the provider's triggers for Bedrock and ECS, our
-    # MediaConvert waiter trigger), which fired its event: the triggerer's log of each task says so
+    # MediaConvert and CodeBuild waiter triggers), which fired its event: the triggerer's log says so
     for task in ("Customize", "Customize_without_data", "Run", "Run_unpullable", "Transcode",
-                 "Transcode_missing_input"):
+                 "Transcode_missing_input", "Build"):
         assert "Trigger fired event" in _trigger_log(deployment, run, task), f"{task} did not defer"
 
 
