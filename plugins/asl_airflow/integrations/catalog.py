@@ -29,6 +29,7 @@ SUPPORTED: dict[tuple[str, str], frozenset[str]] = {
     ("batch", "submitJob"): _BOTH,
     ("bedrock", "createModelCustomizationJob"): _BOTH,
     ("bedrock", "invokeModel"): _CALL,
+    ("bedrockagentcore", "invokeHarness"): _CALL,
     ("codebuild", "startBuild"): _BOTH,
     ("codebuild", "stopBuild"): _CALL,
     ("dynamodb", "deleteItem"): _CALL,
