@@ -38,6 +38,7 @@ from asl_airflow import devstack
 from deployment_harness import Deployment, compare, history_steps, until, write_machine_dag
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+import fake_agentcore  # noqa: E402 - shared with the integration test
 from fake_mediaconvert import connection_env, serve  # noqa: E402 - shared with the integration test
 from readme_code import activity_worker  # noqa: E402
 
@@ -68,6 +69,7 @@ def services_machine(bucket: str, ecs: dict[str, str], project: str) -> dict[str
     ecs_run = "arn:aws:states:::ecs:runTask.sync"
     media = "arn:aws:states:::mediaconvert:createJob.sync"
     build = "arn:aws:states:::codebuild:startBuild.sync"
+    harness = "arn:aws:states:::bedrockagentcore:invokeHarness"
 
     def customization(data: str) -> dict[str, Any]:
         return {"JobName.$": "States.Format('j-{}', States.UUID())",
@@ -98,12 +100,18 @@ def services_machine(bucket: str, ecs: dict[str, str], project: str) -> dict[str
                                    {"status.$": "$.Job.Status", "percent.$": "$.Job.JobPercentComplete"}),
                 "Transcode missing input": _task(media, transcode("in/missing.mp4"), "Build", "$.mediaFailed",
                                                  catch="States.TaskFailed"),
-                "Build": _task(build, {"ProjectName": project, "SourceVersion": "main"}, "Summary", "$.build",
+                "Build": _task(build, {"ProjectName": project, "SourceVersion": "main"}, "Ask", "$.build",
                                {"status.$": "$.Build.BuildStatus", "phase.$": "$.Build.CurrentPhase"}),
+                "Ask": _task(harness, {"HarnessArn": "arn:aws:bedrock-agentcore:us-east-1:123456789012:harness/h",
+                                       "RuntimeSessionId": "deployment-session-0123456789abcdef01",
+                                       "Messages": [{"Role": "user", "Content": [{"Text": "sum"}]}]},
+                             "Summary", "$.agent", {"text.$": "$.Output.Message.Content[0].Text",
+                                                    "tokens.$": "$.Usage.TotalTokens"}),
                 "Summary": {"Type": "Pass", "End": True, "Parameters": {
                     "bedrock.$": "$.bedrock", "bedrockFailed.$": "$.bedrockFailed.Error",
                     "ecs.$": "$.ecs", "ecsFailed.$": "$.ecsFailed.Error",
-                    "media.$": "$.media", "mediaFailed.$": "$.mediaFailed.Error", "build.$": "$.build"}},
+                    "media.$": "$.media", "mediaFailed.$": "$.mediaFailed.Error", "build.$": "$.build",
+                    "agent.$": "$.agent"}},
             }}
 
 
@@ -200,6 +208,7 @@ def world(pg_template, tmp_path_factory):
         environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
                      "computeType": "BUILD_GENERAL1_SMALL"}, serviceRole=ROLE)
     mediaconvert, _ = serve(s3)
+    agentcore, _ = fake_agentcore.serve()
     dags = tmp / "dags"
     dags.mkdir()
     write_machine_dag(dags, "deploy_services", services_machine(bucket, ecs, project))
@@ -209,6 +218,9 @@ def world(pg_template, tmp_path_factory):
     mocks = tmp / "mocks.json"
     mocks.write_text(json.dumps(MOCKS))
     env = connection_env(stack.env(), mediaconvert.endpoint)
+    conn = json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"])  # AgentCore's calls to its endpoint too
+    conn["extra"]["service_config"]["bedrock-agentcore"] = {"endpoint_url": agentcore.endpoint}
+    env["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(conn)
     deployment = Deployment("LocalExecutor", tmp, pg_template("services"), dags, extra_env={
         **env,
         "AIRFLOW__ASL_AIRFLOW__MOCK_CONFIG": str(mocks), "AIRFLOW__ASL_AIRFLOW__MOCK_TEST_CASE": "Throttled",
@@ -223,6 +235,8 @@ def world(pg_template, tmp_path_factory):
         deployment.stop()
         mediaconvert.shutdown()
         mediaconvert.server_close()
+        agentcore.shutdown()
+        agentcore.server_close()
         devstack.stop(stack.pid)
 
 
@@ -249,6 +263,7 @@ def test_sync_services_wait_in_the_triggerer_and_agree_with_the_local_engine(wor
         "ecs": {"lastStatus": "STOPPED", "exitCode": 0}, "ecsFailed": "States.TaskFailed",
         "media": {"status": "COMPLETE", "percent": 100}, "mediaFailed": "States.TaskFailed",
         "build": {"status": "SUCCEEDED", "phase": "COMPLETED"},
+        "agent": {"text": '{"total": 2}', "tokens": 300},
     }, result["output"]
     assert not compare(reference, result, volatile=True), compare(reference, result, volatile=True)
     assert history_steps(result).count("TaskSubmitted") == 7
