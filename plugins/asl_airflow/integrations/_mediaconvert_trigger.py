@@ -11,11 +11,11 @@ provider's classes at import time.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
+
+from asl_airflow.integrations._waiter_hook import ModelWaiterHook
 
 #: GetJob until the job ends: COMPLETE succeeds, ERROR and CANCELED are terminal failures
 JOB_COMPLETE = "job_complete"
@@ -38,26 +38,11 @@ WAITER_MODEL: dict[str, Any] = {
 }
 
 
-class MediaConvertHook(AwsBaseHook):
-    """``AwsBaseHook`` for the ``mediaconvert`` client, with the job waiter above."""
+class MediaConvertHook(ModelWaiterHook):
+    """``AwsBaseHook`` for the ``mediaconvert`` client, with the waiter above."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["client_type"] = "mediaconvert"
-        super().__init__(*args, **kwargs)
-
-    def get_waiter(self, waiter_name: str, parameters: dict[str, str] | None = None,
-                   config_overrides: dict[str, Any] | None = None, deferrable: bool = False,
-                   client: Any = None) -> Any:
-        if waiter_name != JOB_COMPLETE:
-            return super().get_waiter(waiter_name, parameters, config_overrides, deferrable, client)
-        from airflow.providers.amazon.aws.waiters.base_waiter import BaseBotoWaiter
-
-        if deferrable and not client:
-            raise ValueError("client must be provided for a deferrable waiter.")
-        model = copy.deepcopy(WAITER_MODEL)
-        if config_overrides:
-            model["waiters"][waiter_name].update(config_overrides)
-        return BaseBotoWaiter(client=client or self.conn, model_config=model, deferrable=deferrable).waiter(waiter_name)
+    client_type_name = "mediaconvert"
+    waiter_model = WAITER_MODEL
 
 
 class MediaConvertJobCompleteTrigger(AwsBaseWaiterTrigger):

@@ -91,16 +91,10 @@ def start(call: ServiceCall, context: Any) -> Any:
                 ),
                 method_name="execute_complete",
             )
-        from botocore.exceptions import WaiterError
-
         from asl_airflow.integrations._codebuild_trigger import BUILD_COMPLETE
+        from asl_airflow.integrations._waiter_hook import wait_in_worker
 
-        try:
-            hook.get_waiter(BUILD_COMPLETE).wait(
-                ids=[build_id], WaiterConfig={"Delay": POLL_SECONDS, "MaxAttempts": MAX_POLLS})
-        except WaiterError as exc:
-            if "terminal failure" not in str(exc):  # the build ended badly: the build says how, and is the cause
-                raise
+        wait_in_worker(hook, BUILD_COMPLETE, ids=[build_id])
         return ended(_build(hook, build_id))
 
 

@@ -86,16 +86,10 @@ def start(call: ServiceCall, context: Any) -> Any:
                 ),
                 method_name="execute_complete",
             )
-        from botocore.exceptions import WaiterError
-
         from asl_airflow.integrations._mediaconvert_trigger import JOB_COMPLETE
+        from asl_airflow.integrations._waiter_hook import wait_in_worker
 
-        try:
-            hook.get_waiter(JOB_COMPLETE).wait(
-                Id=job_id, WaiterConfig={"Delay": POLL_SECONDS, "MaxAttempts": MAX_POLLS})
-        except WaiterError as exc:
-            if "terminal failure" not in str(exc):  # the job ended badly: GetJob says how, and is the cause
-                raise
+        wait_in_worker(hook, JOB_COMPLETE, Id=job_id)
         return _finished(hook, job_id)
 
 

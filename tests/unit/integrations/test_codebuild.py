@@ -46,3 +46,25 @@ def test_a_sync_attempt_sends_its_idempotency_token_in_codebuild_names() -> None
     assert own["idempotencyToken"] == "mine"
     assert "idempotencyToken" not in codebuild.start_build_request(_call(REQUEST_RESPONSE, {"ProjectName": "p"},
                                                                          "tok-1"))
+
+
+@pytest.mark.parametrize("status,state", [("SUCCEEDED", "success"), ("IN_PROGRESS", "retry"), ("FAILED", "failure"),
+                                          ("FAULT", "failure"), ("STOPPED", "failure"), ("TIMED_OUT", "failure")])
+def test_the_waiter_model_reads_batch_get_builds(status: str, state: str) -> None:
+    from asl_airflow.integrations._codebuild_trigger import BUILD_COMPLETE, WAITER_MODEL
+    from botocore.waiter import WaiterModel
+
+    waiter = WaiterModel(WAITER_MODEL).get_waiter(BUILD_COMPLETE)
+    assert waiter.operation == "BatchGetBuilds"
+    assert [a.state for a in waiter.acceptors if a.matcher_func({"builds": [{"buildStatus": status}]})] == [state]
+
+
+def test_the_trigger_serializes_for_the_triggerer() -> None:
+    from asl_airflow.integrations._codebuild_trigger import CodeBuildCompleteTrigger, CodeBuildHook
+
+    classpath, kwargs = CodeBuildCompleteTrigger(build_id="p:1", waiter_delay=5, waiter_max_attempts=9,
+                                                 region_name="eu-west-1").serialize()
+    assert classpath == "asl_airflow.integrations._codebuild_trigger.CodeBuildCompleteTrigger"
+    assert kwargs["build_id"] == "p:1" and kwargs["waiter_delay"] == 5 and kwargs["region_name"] == "eu-west-1"
+    hook = CodeBuildCompleteTrigger(**kwargs).hook()
+    assert isinstance(hook, CodeBuildHook) and hook.client_type == "codebuild"
