@@ -100,6 +100,21 @@ def submit_once(call: ServiceCall, submit: Callable[[], Any],
     return job_id
 
 
+def sync_job(call: ServiceCall, submit: Callable[[], Any], trigger: Callable[[Any], Any],
+             wait: Callable[[Any], None], read: Callable[[Any], Any]) -> Any:
+    """A ``.sync`` job of a service waited for by a waiter (MediaConvert, CodeBuild): ``submit()``
+    once per ASL attempt (:func:`submit_once`), then, on Airflow, defer on ``trigger(job_id)`` (the
+    Task resumes in the entry's ``resume``); on the local engine ``wait(job_id)`` in the worker and
+    answer ``read(job_id)``."""
+    job_id = submit_once(call, submit=submit)
+    if call.deferrable:
+        from airflow.sdk.exceptions import TaskDeferred
+
+        raise TaskDeferred(trigger=trigger(job_id), method_name="execute_complete")
+    wait(job_id)
+    return read(job_id)
+
+
 def reentered(call: ServiceCall) -> bool:
     """Whether this ASL attempt already got as far as a submission in an earlier (crashed) run."""
     return call.journal is not None and call.journal.get() is not None

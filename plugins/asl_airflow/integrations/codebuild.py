@@ -24,12 +24,13 @@ Service errors are the SDK's classes: a declared error keeps its name
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from asl_airflow.asl.errors import AslError
 from asl_airflow.integrations import _shapes
 from asl_airflow.integrations._optimized import MAX_POLLS, POLL_SECONDS, named_errors
-from asl_airflow.integrations.base import REQUEST_RESPONSE, SYNC, Integration, ServiceCall, submit_once
+from asl_airflow.integrations.base import REQUEST_RESPONSE, SYNC, Integration, ServiceCall, sync_job
 
 _PREFIX, _SERVICE, _GENERIC = "CodeBuild", "AWSCodeBuild", "AWSCodeBuildException"
 _ENDED_BADLY = ("FAILED", "FAULT", "STOPPED", "TIMED_OUT")
@@ -72,30 +73,28 @@ def ended(build: dict[str, Any]) -> dict[str, Any]:
     return build
 
 
+def _trigger(call: ServiceCall, build_id: str) -> Any:
+    from asl_airflow.integrations._codebuild_trigger import CodeBuildCompleteTrigger
+
+    return CodeBuildCompleteTrigger(build_id=build_id, waiter_delay=POLL_SECONDS, waiter_max_attempts=MAX_POLLS,
+                                    aws_conn_id=call.aws_conn_id, region_name=call.region_name)
+
+
+def _wait(hook: Any, build_id: str) -> None:
+    from asl_airflow.integrations._codebuild_trigger import BUILD_COMPLETE
+    from asl_airflow.integrations._waiter_hook import wait_in_worker
+
+    wait_in_worker(hook, BUILD_COMPLETE, ids=[build_id])
+
+
 def start(call: ServiceCall, context: Any) -> Any:
     hook = _hook(call)
     request = start_build_request(call)
     with named_errors(codebuild_error):
         if call.pattern != SYNC:
             return _shapes.response("codebuild", "StartBuild", hook.conn.start_build(**request))
-        build_id = submit_once(call, submit=lambda: hook.conn.start_build(**request)["build"]["id"])
-        if call.deferrable:
-            from airflow.sdk.exceptions import TaskDeferred
-
-            from asl_airflow.integrations._codebuild_trigger import CodeBuildCompleteTrigger
-
-            raise TaskDeferred(
-                trigger=CodeBuildCompleteTrigger(
-                    build_id=build_id, waiter_delay=POLL_SECONDS, waiter_max_attempts=MAX_POLLS,
-                    aws_conn_id=call.aws_conn_id, region_name=call.region_name,
-                ),
-                method_name="execute_complete",
-            )
-        from asl_airflow.integrations._codebuild_trigger import BUILD_COMPLETE
-        from asl_airflow.integrations._waiter_hook import wait_in_worker
-
-        wait_in_worker(hook, BUILD_COMPLETE, ids=[build_id])
-        return ended(_build(hook, build_id))
+        return sync_job(call, lambda: hook.conn.start_build(**request)["build"]["id"], partial(_trigger, call),
+                        partial(_wait, hook), lambda build_id: ended(_build(hook, build_id)))
 
 
 def resume(call: ServiceCall, context: Any, method_name: str, event: Any) -> Any:

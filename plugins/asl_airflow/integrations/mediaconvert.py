@@ -23,12 +23,13 @@ Service errors are the SDK's classes: a declared error keeps its name (``MediaCo
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from asl_airflow.asl.errors import AslError
 from asl_airflow.integrations import _shapes
 from asl_airflow.integrations._optimized import MAX_POLLS, POLL_SECONDS, named_errors
-from asl_airflow.integrations.base import REQUEST_RESPONSE, SYNC, Integration, ServiceCall, submit_once
+from asl_airflow.integrations.base import REQUEST_RESPONSE, SYNC, Integration, ServiceCall, sync_job
 
 _PREFIX, _SERVICE, _GENERIC = "MediaConvert", "AWSMediaConvert", "AWSMediaConvertException"
 #: the tag Step Functions puts on every job it creates
@@ -67,30 +68,28 @@ def _finished(hook: Any, job_id: str) -> dict[str, Any]:
     return job
 
 
+def _trigger(call: ServiceCall, job_id: str) -> Any:
+    from asl_airflow.integrations._mediaconvert_trigger import MediaConvertJobCompleteTrigger
+
+    return MediaConvertJobCompleteTrigger(job_id=job_id, waiter_delay=POLL_SECONDS, waiter_max_attempts=MAX_POLLS,
+                                          aws_conn_id=call.aws_conn_id, region_name=call.region_name)
+
+
+def _wait(hook: Any, job_id: str) -> None:
+    from asl_airflow.integrations._mediaconvert_trigger import JOB_COMPLETE
+    from asl_airflow.integrations._waiter_hook import wait_in_worker
+
+    wait_in_worker(hook, JOB_COMPLETE, Id=job_id)
+
+
 def start(call: ServiceCall, context: Any) -> Any:
     hook = _hook(call)
     request = create_job_request(call)
     with named_errors(mediaconvert_error):
         if call.pattern != SYNC:
             return _shapes.response("mediaconvert", "CreateJob", hook.conn.create_job(**request))
-        job_id = submit_once(call, submit=lambda: hook.conn.create_job(**request)["Job"]["Id"])
-        if call.deferrable:
-            from airflow.sdk.exceptions import TaskDeferred
-
-            from asl_airflow.integrations._mediaconvert_trigger import MediaConvertJobCompleteTrigger
-
-            raise TaskDeferred(
-                trigger=MediaConvertJobCompleteTrigger(
-                    job_id=job_id, waiter_delay=POLL_SECONDS, waiter_max_attempts=MAX_POLLS,
-                    aws_conn_id=call.aws_conn_id, region_name=call.region_name,
-                ),
-                method_name="execute_complete",
-            )
-        from asl_airflow.integrations._mediaconvert_trigger import JOB_COMPLETE
-        from asl_airflow.integrations._waiter_hook import wait_in_worker
-
-        wait_in_worker(hook, JOB_COMPLETE, Id=job_id)
-        return _finished(hook, job_id)
+        return sync_job(call, lambda: hook.conn.create_job(**request)["Job"]["Id"], partial(_trigger, call),
+                        partial(_wait, hook), partial(_finished, hook))
 
 
 def resume(call: ServiceCall, context: Any, method_name: str, event: Any) -> Any:
