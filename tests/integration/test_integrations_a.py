@@ -14,31 +14,10 @@ import uuid
 
 import asl_airflow
 import pytest
+from task_states import chain as _chain
 
 ROLE = "arn:aws:iam::123456789012:role/asl-airflow-integrations"
 BUCKET = "asl-airflow-integrations-a"
-
-
-def _caught(name: str, result_path: str, next_state: str) -> list[dict]:
-    return [{"ErrorEquals": [name], "ResultPath": result_path, "Next": next_state}]
-
-
-def _task(resource: str, parameters: dict, result_path: str, next_state: str, catch: str | None = None) -> dict:
-    state = {"Type": "Task", "Resource": resource, "Parameters": parameters, "ResultPath": result_path,
-             "Next": next_state}
-    if catch:
-        state["Catch"] = _caught(catch, result_path, next_state)
-    return state
-
-
-def _chain(steps: list[tuple[str, str, dict, str, str | None]]) -> dict:
-    """A machine running the (name, resource, parameters, result path, caught error) steps in order."""
-    states = {}
-    for i, (name, resource, parameters, result_path, catch) in enumerate(steps):
-        following = steps[i + 1][0] if i + 1 < len(steps) else "Done"
-        states[name] = _task(resource, parameters, result_path, following, catch)
-    states["Done"] = {"Type": "Succeed"}
-    return {"StartAt": steps[0][0], "States": states}
 
 
 # -- messaging and SDK calls ------------------------------------------------------------------

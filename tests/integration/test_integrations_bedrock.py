@@ -13,6 +13,7 @@ import uuid
 
 import asl_airflow
 import pytest
+from task_states import chain
 
 INVOKE = "arn:aws:states:::bedrock:invokeModel"
 CUSTOMIZE = "arn:aws:states:::bedrock:createModelCustomizationJob"
@@ -31,13 +32,6 @@ def _job(bucket: str, data_key: str, suffix: str) -> dict:
 
 
 def machine(bucket: str) -> dict:
-    def task(resource: str, parameters: dict, result_path: str, next_state: str, catch: str | None = None) -> dict:
-        state = {"Type": "Task", "Resource": resource, "Parameters": parameters, "ResultPath": result_path,
-                 "Next": next_state}
-        if catch:
-            state["Catch"] = [{"ErrorEquals": [catch], "ResultPath": result_path, "Next": next_state}]
-        return state
-
     steps = [
         ("Invoke", INVOKE, {"ModelId": MODEL, "Body": {"inputText.$": "$.prompt", "textGenerationConfig": {
             "maxTokenCount": 10}}, "ContentType": "application/json", "Accept": "application/json"}, "$.invoke", None),
@@ -54,10 +48,7 @@ def machine(bucket: str) -> dict:
         ("Customize invalid", CUSTOMIZE, {**_job(bucket, "x", "bad"), "TrainingDataConfig": {"S3Uri": "train.jsonl"}},
          "$.invalid", "Bedrock.ValidationException"),
     ]
-    states = {name: task(resource, parameters, result_path, steps[i + 1][0] if i + 1 < len(steps) else "Done", catch)
-              for i, (name, resource, parameters, result_path, catch) in enumerate(steps)}
-    states["Done"] = {"Type": "Succeed"}
-    return {"StartAt": "Invoke", "States": states}
+    return chain(steps)
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,10 @@ import uuid
 
 import asl_airflow
 import pytest
+from task_states import task as _task
 
 START = "arn:aws:states:::codebuild:startBuild"
 STOP = "arn:aws:states:::codebuild:stopBuild"
-
-
-def _task(resource: str, parameters: dict, result_path: str, next_state: str, catch: str | None = None) -> dict:
-    state = {"Type": "Task", "Resource": resource, "Parameters": parameters, "ResultPath": result_path,
-             "Next": next_state}
-    if catch:
-        state["Catch"] = [{"ErrorEquals": [catch], "ResultPath": result_path, "Next": next_state}]
-    return state
 
 
 def machine(project: str) -> dict:

@@ -8,6 +8,7 @@ import uuid
 
 import asl_airflow
 import pytest
+from task_states import chain
 
 PUT = "arn:aws:states:::dynamodb:putItem"
 #: the region/account form SAM templates produce, to show it runs, not only validates
@@ -15,14 +16,6 @@ PUT_REGIONAL = "arn:aws:states:us-east-1:123456789012:dynamodb:putItem"
 GET = "arn:aws:states:::dynamodb:getItem"
 UPDATE = "arn:aws:states:::dynamodb:updateItem"
 DELETE = "arn:aws:states:::dynamodb:deleteItem"
-
-
-def _step(resource: str, parameters: dict, result_path: str, next_state: str, catch: str | None = None) -> dict:
-    state = {"Type": "Task", "Resource": resource, "Parameters": parameters, "ResultPath": result_path,
-             "Next": next_state}
-    if catch:
-        state["Catch"] = [{"ErrorEquals": [catch], "ResultPath": result_path, "Next": next_state}]
-    return state
 
 
 def machine(table: str) -> dict:
@@ -47,12 +40,7 @@ def machine(table: str) -> dict:
         ("Delete", DELETE, {"TableName": table, "Key": key, "ReturnValues": "ALL_OLD"}, "$.delete", None),
         ("Get deleted", GET, {"TableName": table, "Key": key}, "$.get_deleted", None),
     ]
-    states = {}
-    for i, (name, resource, parameters, result_path, catch) in enumerate(steps):
-        following = steps[i + 1][0] if i + 1 < len(steps) else "Done"
-        states[name] = _step(resource, parameters, result_path, following, catch)
-    states["Done"] = {"Type": "Succeed"}
-    return {"StartAt": "Put", "States": states}
+    return chain(steps)
 
 
 @pytest.fixture(scope="module")

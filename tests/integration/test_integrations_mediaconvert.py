@@ -13,6 +13,7 @@ import uuid
 import asl_airflow
 import pytest
 from fake_mediaconvert import FakeMediaConvert, connection_env, serve
+from task_states import task
 
 CREATE = "arn:aws:states:::mediaconvert:createJob"
 ROLE = "arn:aws:iam::123456789012:role/asl-mediaconvert"
@@ -47,13 +48,6 @@ def machine(bucket: str) -> dict:
                 "Outputs": [{"ContainerSettings": {"Container": "MP4"}, "VideoDescription": {"CodecSettings": {
                     "Codec": "H_264", "H264Settings": {"RateControlMode": "QVBR", "MaxBitrate": 1000}}}}]}],
         }
-
-    def task(resource: str, parameters: dict, result_path: str, next_state: str, catch: str | None = None) -> dict:
-        state = {"Type": "Task", "Resource": resource, "Parameters": parameters, "ResultPath": result_path,
-                 "Next": next_state}
-        if catch:
-            state["Catch"] = [{"ErrorEquals": [catch], "ResultPath": result_path, "Next": next_state}]
-        return state
 
     return {"StartAt": "Create", "States": {
         "Create": task(CREATE, {"Role": ROLE, "Settings": settings("in/clip.mp4"),
