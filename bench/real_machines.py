@@ -13,7 +13,7 @@ aws-samples/step-functions-workflows-collection) and it prints, per file and in 
    stack``): which service it calls is the stack's to say.
    A file that is not JSON/YAML even so is counted apart (``unreadable``), not as invalid ASL.
 2. **compiles**: ``asl_dag`` builds its DAG (in this process, Airflow imported, no database).
-3. **same on both engines**, for the service-free ones (no Task state, no Map ItemReader, so nothing
+3. **same on both engines**, for the service-free ones (no Task state, no Map ItemReader or ResultWriter, so nothing
    needs AWS): run with input ``{}`` on the local engine (simulated clock, ``--time-scale 0``) and
    compiled and run by ``dag.test()`` in one Airflow worker process (the equivalence suite's engine,
    ``tests/conformance/airflow_engine.py``); status, error, cause and output must be equal.
@@ -26,7 +26,6 @@ repository).
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 import warnings
@@ -34,7 +33,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
+from asl_airflow.asl.definition import _PLACEHOLDER as PLACEHOLDER
+from asl_airflow.asl.definition import PSEUDO_PARAMETERS
+from asl_airflow.runner import _has_tasks
+
 SUFFIXES = (".asl.json", ".asl.yaml", ".asl.yml")
 
 
@@ -71,7 +73,7 @@ def stand_in(name: str, bare: bool) -> Any:
 
 def substitutions_for(text: str) -> dict[str, Any]:
     subs: dict[str, Any] = {}
-    for match in PLACEHOLDER.finditer(text):
+    for match in PLACEHOLDER.finditer(text):  # the loader's own pattern
         before = text[:match.start()].rstrip()
         bare = not before.endswith('"') and not text[match.end():].startswith(('"', "'")) and \
             before.endswith((":", "[", ","))
@@ -80,8 +82,9 @@ def substitutions_for(text: str) -> dict[str, Any]:
 
 
 #: CloudFormation's pseudo parameters as a stack in us-east-1 of account 123456789012 has them
-PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
-          "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "stack", "AWS::StackId": "stack-id"}
+#: (the loader's own defaults for the partition and URL suffix, plus the deployment's own)
+PSEUDO = {**PSEUDO_PARAMETERS, "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+          "AWS::StackName": "stack", "AWS::StackId": "stack-id"}
 #: resource type -> (service, the ARN's resource part for a name, what Ref gives: "name", "arn", "url")
 TYPES = {"AWS::Serverless::Function": ("lambda", "function:{}", "name"),
          "AWS::Lambda::Function": ("lambda", "function:{}", "name"),
@@ -150,22 +153,6 @@ def _from_template(module: Any, template_path: Path, definition: Path) -> dict[s
     return None
 
 
-def service_free(states: dict[str, Any]) -> bool:
-    for state in states.values():
-        if not isinstance(state, dict):
-            continue
-        if state.get("Type") == "Task" or "ItemReader" in state:
-            return False
-        for branch in state.get("Branches", []) or []:
-            if isinstance(branch, dict) and not service_free(branch.get("States") or {}):
-                return False
-        for key in ("Iterator", "ItemProcessor"):
-            inner = state.get(key)
-            if isinstance(inner, dict) and not service_free(inner.get("States") or {}):
-                return False
-    return True
-
-
 def same(local: dict[str, Any], airflow: dict[str, Any]) -> str:
     """Empty when the two results agree, else what differs."""
     diffs = [key for key in ("status", "error", "cause", "output") if local.get(key) != airflow.get(key)]
@@ -225,7 +212,7 @@ def main(argv: list[str]) -> int:
             print(f"REFUSED {path.relative_to(folder)}: {reason[:240]}")
             continue
         counts["compiled"] += 1
-        if service_free(loaded.document.get("States") or {}):
+        if not _has_tasks(loaded.document):  # no Task, ItemReader or ResultWriter: nothing calls AWS
             counts["service-free"] += 1
             runs.append((path, loaded.document))
 

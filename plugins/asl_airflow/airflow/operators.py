@@ -22,7 +22,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, D
 from asl_airflow.airflow.retry_policy import AslRetryPolicy, AslStateFailed
 from asl_airflow.asl import clock, retry, states
 from asl_airflow.asl import errors as asl_errors
-from asl_airflow.asl.context import ExecutionInfo, iso_now
+from asl_airflow.asl.context import ExecutionInfo, iso_at, iso_now
 from asl_airflow.asl.errors import AslError
 from asl_airflow.asl.history import details_key, dumps, resource_details, task_event_family
 from asl_airflow.asl.interpreter import locate
@@ -105,9 +105,7 @@ def run_input(conf: Any, asset_events: Any = None) -> Any:
 def execution_info(context: Any, state_machine_name: str) -> ExecutionInfo:
     dag_run = context["dag_run"]
     start = getattr(dag_run, "start_date", None) or getattr(dag_run, "logical_date", None)
-    start_text = (
-        start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z" if start else iso_now()
-    )
+    start_text = iso_at(start) if start else iso_now()
     conf = getattr(dag_run, "conf", None)
     return ExecutionInfo(
         input=run_input(conf, getattr(dag_run, "consumed_asset_events", None)),
@@ -749,10 +747,9 @@ def _started(started: dict[str, Any]) -> dict[str, Any]:
     at = started.get("at")
     if clock.current() is None and isinstance(at, str):
         try:
-            moment = datetime.fromisoformat(at).astimezone(UTC)
+            event["timestamp"] = iso_at(datetime.fromisoformat(at))
         except ValueError:
-            return event
-        event["timestamp"] = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+            pass
     return event
 
 

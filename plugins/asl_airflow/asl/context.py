@@ -6,6 +6,7 @@ import math
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from asl_airflow.asl import clock
@@ -28,6 +29,12 @@ def iso_now() -> str:
         stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
         _STAMP = stamp
     return f"{stamp[1]}.{min(999, int((now - second) * 1000)):03d}Z"
+
+
+def iso_at(moment: datetime) -> str:
+    """``moment`` as Step Functions writes timestamps (the form of :func:`iso_now`): for a moment
+    known apart from the execution's clock, such as a run's start or a worker's claim."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass

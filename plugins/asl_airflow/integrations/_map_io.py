@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from asl_airflow.asl import errors as asl_errors
+from asl_airflow.asl.context import iso_at
 from asl_airflow.asl.errors import AslError
 from asl_airflow.integrations.resources import parse_resource
 
@@ -255,7 +256,7 @@ def write(parameters: Any, state: dict[str, Any], execution: Any, state_name: st
     records = params.get("Executions")
     if not isinstance(records, list):  # an engine that gives only results: each one counts as succeeded
         records = [{"input": None, "output": r, "status": "SUCCEEDED"} for r in params.get("Results") or []]
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    now = iso_at(datetime.now(UTC))
     by_status: dict[str, list[dict[str, Any]]] = {"SUCCEEDED": [], "FAILED": []}
     for index, record in enumerate(records):
         by_status.setdefault(record["status"], []).append(

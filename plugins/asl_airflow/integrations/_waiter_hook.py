@@ -39,17 +39,18 @@ class ModelWaiterHook(AwsBaseHook):
             model["waiters"][waiter_name].update(config_overrides)
         return BaseBotoWaiter(client=client or self.conn, model_config=model, deferrable=deferrable).waiter(waiter_name)
 
+    def wait_in_worker(self, **arguments: Any) -> None:
+        """The local engine's ``.sync`` wait: the model's (one) waiter, which the trigger drives in
+        the triggerer, run here. A terminal failure returns like a success: the caller reads the job
+        again, and its state says how it ended (and is the Cause), as after the trigger."""
+        from botocore.exceptions import WaiterError
 
-def wait_in_worker(hook: AwsBaseHook, waiter_name: str, **arguments: Any) -> None:
-    """The local engine's ``.sync`` wait: the waiter the trigger drives, run here. A terminal failure
-    returns like a success: the caller reads the job again, and its state says how it ended (and
-    is the Cause), as after the trigger."""
-    from botocore.exceptions import WaiterError
+        from asl_airflow.integrations._optimized import MAX_POLLS, POLL_SECONDS
 
-    from asl_airflow.integrations._optimized import MAX_POLLS, POLL_SECONDS
-
-    try:
-        hook.get_waiter(waiter_name).wait(**arguments, WaiterConfig={"Delay": POLL_SECONDS, "MaxAttempts": MAX_POLLS})
-    except WaiterError as exc:
-        if "terminal failure" not in str(exc):
-            raise
+        (waiter_name,) = self.waiter_model["waiters"]
+        try:
+            self.get_waiter(waiter_name).wait(**arguments,
+                                              WaiterConfig={"Delay": POLL_SECONDS, "MaxAttempts": MAX_POLLS})
+        except WaiterError as exc:
+            if "terminal failure" not in str(exc):
+                raise

@@ -80,11 +80,8 @@ def _trigger(call: ServiceCall, build_id: str) -> Any:
                                     aws_conn_id=call.aws_conn_id, region_name=call.region_name)
 
 
-def _wait(hook: Any, build_id: str) -> None:
-    from asl_airflow.integrations._codebuild_trigger import BUILD_COMPLETE
-    from asl_airflow.integrations._waiter_hook import wait_in_worker
-
-    wait_in_worker(hook, BUILD_COMPLETE, ids=[build_id])
+def _finished(hook: Any, build_id: str) -> dict[str, Any]:
+    return ended(_build(hook, build_id))
 
 
 def start(call: ServiceCall, context: Any) -> Any:
@@ -94,7 +91,7 @@ def start(call: ServiceCall, context: Any) -> Any:
         if call.pattern != SYNC:
             return _shapes.response("codebuild", "StartBuild", hook.conn.start_build(**request))
         return sync_job(call, lambda: hook.conn.start_build(**request)["build"]["id"], partial(_trigger, call),
-                        partial(_wait, hook), lambda build_id: ended(_build(hook, build_id)))
+                        lambda build_id: hook.wait_in_worker(ids=[build_id]), partial(_finished, hook))
 
 
 def resume(call: ServiceCall, context: Any, method_name: str, event: Any) -> Any:
@@ -105,7 +102,7 @@ def resume(call: ServiceCall, context: Any, method_name: str, event: Any) -> Any
         raise AslError("States.TaskFailed", f"the CodeBuild trigger reported no build: {event!r}")
     hook = _hook(call)
     with named_errors(codebuild_error):
-        build = ended(_build(hook, build_id))
+        build = _finished(hook, build_id)
     if build["Build"].get("BuildStatus") != "SUCCEEDED":
         raise AslError("States.TaskFailed", f"CodeBuild build {build_id} did not finish: {event!r}")
     return build

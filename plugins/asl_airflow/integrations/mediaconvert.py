@@ -75,13 +75,6 @@ def _trigger(call: ServiceCall, job_id: str) -> Any:
                                           aws_conn_id=call.aws_conn_id, region_name=call.region_name)
 
 
-def _wait(hook: Any, job_id: str) -> None:
-    from asl_airflow.integrations._mediaconvert_trigger import JOB_COMPLETE
-    from asl_airflow.integrations._waiter_hook import wait_in_worker
-
-    wait_in_worker(hook, JOB_COMPLETE, Id=job_id)
-
-
 def start(call: ServiceCall, context: Any) -> Any:
     hook = _hook(call)
     request = create_job_request(call)
@@ -89,7 +82,7 @@ def start(call: ServiceCall, context: Any) -> Any:
         if call.pattern != SYNC:
             return _shapes.response("mediaconvert", "CreateJob", hook.conn.create_job(**request))
         return sync_job(call, lambda: hook.conn.create_job(**request)["Job"]["Id"], partial(_trigger, call),
-                        partial(_wait, hook), partial(_finished, hook))
+                        lambda job_id: hook.wait_in_worker(Id=job_id), partial(_finished, hook))
 
 
 def resume(call: ServiceCall, context: Any, method_name: str, event: Any) -> Any:
