@@ -39,7 +39,8 @@ from deployment_harness import Deployment, compare, history_steps, until, write_
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 import fake_agentcore  # noqa: E402 - shared with the integration test
-from fake_mediaconvert import connection_env, serve  # noqa: E402 - shared with the integration test
+from fake_endpoints import connection_env  # noqa: E402
+from fake_mediaconvert import serve  # noqa: E402 - shared with the integration test
 from readme_code import activity_worker  # noqa: E402
 
 pytestmark = pytest.mark.timeout(int(os.environ.get("ASL_DEPLOY_TIMEOUT", "1800")))
@@ -217,10 +218,8 @@ def world(pg_template, tmp_path_factory):
     write_machine_dag(dags, "deploy_redrive", redrive_machine(bucket))
     mocks = tmp / "mocks.json"
     mocks.write_text(json.dumps(MOCKS))
-    env = connection_env(stack.env(), mediaconvert.endpoint)
-    conn = json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"])  # AgentCore's calls to its endpoint too
-    conn["extra"]["service_config"]["bedrock-agentcore"] = {"endpoint_url": agentcore.endpoint}
-    env["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(conn)
+    env = connection_env(stack.env(), {"mediaconvert": mediaconvert.endpoint,
+                                       "bedrock-agentcore": agentcore.endpoint})
     deployment = Deployment("LocalExecutor", tmp, pg_template("services"), dags, extra_env={
         **env,
         "AIRFLOW__ASL_AIRFLOW__MOCK_CONFIG": str(mocks), "AIRFLOW__ASL_AIRFLOW__MOCK_TEST_CASE": "Throttled",

@@ -20,6 +20,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fake_endpoints import started
+
 
 def _headers(values: dict[str, str]) -> bytes:
     out = b""
@@ -129,15 +131,4 @@ class _Handler(BaseHTTPRequestHandler):
 
 def serve() -> tuple[FakeAgentCore, threading.Thread]:
     """A started endpoint (stop it with ``server.shutdown(); server.server_close()``)."""
-    server = FakeAgentCore()
-    thread = threading.Thread(target=server.serve_forever, name="fake-agentcore", daemon=True)
-    thread.start()
-    return server, thread
-
-
-def connection_env(env: dict[str, str], endpoint: str) -> dict[str, str]:
-    """The local stack's environment, with the ``aws_default`` connection sending only AgentCore
-    calls to ``endpoint`` (``extra.service_config.bedrock-agentcore.endpoint_url``)."""
-    conn = json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"])
-    conn["extra"]["service_config"] = {"bedrock-agentcore": {"endpoint_url": endpoint}}
-    return {**env, "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(conn)}
+    return started(FakeAgentCore(), "fake-agentcore")

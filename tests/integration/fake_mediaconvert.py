@@ -19,6 +19,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fake_endpoints import started
+
 
 class FakeMediaConvert(ThreadingHTTPServer):
     """The MediaConvert jobs API, as far as createJob and its .sync wait use it."""
@@ -110,15 +112,4 @@ class _Handler(BaseHTTPRequestHandler):
 
 def serve(s3: Any) -> tuple[FakeMediaConvert, threading.Thread]:
     """A started endpoint (stop it with ``server.shutdown(); server.server_close()``)."""
-    server = FakeMediaConvert(s3)
-    thread = threading.Thread(target=server.serve_forever, name="fake-mediaconvert", daemon=True)
-    thread.start()
-    return server, thread
-
-
-def connection_env(env: dict[str, str], endpoint: str) -> dict[str, str]:
-    """The local stack's environment, with the ``aws_default`` connection sending only MediaConvert
-    calls to ``endpoint`` (``extra.service_config.mediaconvert.endpoint_url``)."""
-    conn = json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"])
-    conn["extra"]["service_config"] = {"mediaconvert": {"endpoint_url": endpoint}}
-    return {**env, "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(conn)}
+    return started(FakeMediaConvert(s3), "fake-mediaconvert")

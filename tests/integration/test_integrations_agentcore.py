@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asl_airflow
 import pytest
-from fake_agentcore import FakeAgentCore, connection_env, serve
+from fake_agentcore import FakeAgentCore, serve
+from fake_endpoints import connection_env
 
 INVOKE = "arn:aws:states:::bedrockagentcore:invokeHarness"
 HARNESS = "arn:aws:bedrock-agentcore:us-east-1:123456789012:harness/"
@@ -62,7 +63,7 @@ def agentcore():
 
 @pytest.fixture(scope="module")
 def runs(local_stack, agentcore: FakeAgentCore, environment):
-    with environment(connection_env(local_stack.env(), agentcore.endpoint)):
+    with environment(connection_env(local_stack.env(), {"bedrock-agentcore": agentcore.endpoint})):
         local = asl_airflow.run(machine(), {"numbers": "1 and 1"}, engine="local", history=True)
         airflow = asl_airflow.run(machine(), {"numbers": "1 and 1"}, engine="airflow", history=True)
     return {"local": local, "airflow": airflow}

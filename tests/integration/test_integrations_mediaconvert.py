@@ -12,7 +12,8 @@ import uuid
 
 import asl_airflow
 import pytest
-from fake_mediaconvert import FakeMediaConvert, connection_env, serve
+from fake_endpoints import connection_env
+from fake_mediaconvert import FakeMediaConvert, serve
 from task_states import task
 
 CREATE = "arn:aws:states:::mediaconvert:createJob"
@@ -65,7 +66,7 @@ def machine(bucket: str) -> dict:
 
 def _env(local_stack, mediaconvert: FakeMediaConvert) -> dict[str, str]:
     """The local stack's environment, with MediaConvert calls sent to the fake endpoint."""
-    return connection_env(local_stack.env(), mediaconvert.endpoint)
+    return connection_env(local_stack.env(), {"mediaconvert": mediaconvert.endpoint})
 
 
 @pytest.fixture(scope="module")
